@@ -1,0 +1,75 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace muxbench {
+
+struct SpawnOptions {
+  bool capture_stdout = true;
+  bool capture_stderr = false;
+  // Sets both the soft and the hard RLIMIT_NOFILE of the child (to simulate a small limit).
+  std::optional<std::uint64_t> fd_limit;
+  // The child gets SIGKILL if this process dies first, so no server outlives a crashed test.
+  bool kill_with_parent = true;
+};
+
+// A child process with optional pipes on its stdout/stderr. Every blocking call takes a timeout,
+// so a misbehaving child can never hang its caller. The destructor kills and reaps the child.
+class Subprocess {
+ public:
+  // Throws std::system_error when the program cannot be started (fork or exec failure).
+  static Subprocess spawn(const std::vector<std::string>& argv, const SpawnOptions& options = {});
+
+  Subprocess(Subprocess&& other) noexcept;
+  Subprocess& operator=(Subprocess&& other) noexcept;
+  Subprocess(const Subprocess&) = delete;
+  Subprocess& operator=(const Subprocess&) = delete;
+  ~Subprocess();
+
+  pid_t pid() const { return pid_; }
+  bool running() const { return pid_ > 0 && !exit_status_; }
+
+  // One line of the child's stdout without its newline; nullopt on end of file or timeout.
+  std::optional<std::string> read_line(std::chrono::milliseconds timeout);
+
+  bool send_signal(int signal_number) const;
+
+  // The exit code (128 + signal number when killed by a signal), or nullopt on timeout.
+  std::optional<int> wait(std::chrono::milliseconds timeout);
+
+  // Reads both captured streams until the child closes them or the timeout passes, and returns
+  // everything not yet consumed from one of them.
+  std::string drain_stdout(std::chrono::milliseconds timeout);
+  std::string drain_stderr(std::chrono::milliseconds timeout);
+
+ private:
+  Subprocess() = default;
+  // Reads whatever either captured stream has; false once both are closed or time is up.
+  bool pump(std::chrono::steady_clock::time_point deadline);
+  void release();
+
+  pid_t pid_ = -1;
+  int stdout_fd_ = -1;
+  int stderr_fd_ = -1;
+  std::string stdout_buffer_;
+  std::string stderr_buffer_;
+  std::optional<int> exit_status_;
+};
+
+struct CommandResult {
+  std::optional<int> exit_code;  // nullopt: timed out and was killed
+  std::string out;
+  std::string err;
+};
+
+// Runs a command to completion with both streams captured.
+CommandResult run_command(const std::vector<std::string>& argv, std::chrono::milliseconds timeout,
+                          SpawnOptions options = {});
+
+}  // namespace muxbench

@@ -1,0 +1,96 @@
+#include "servers/listener.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <system_error>
+
+namespace muxbench {
+
+Listener::Listener(const std::string& address, std::uint16_t port) {
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  if (::inet_pton(AF_INET, address.c_str(), &addr.sin_addr) != 1) {
+    throw UsageError(fmt::format("--bind {}: not an IPv4 address", address));
+  }
+  fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd_ < 0) throw std::system_error(errno, std::generic_category(), "socket");
+  const int one = 1;
+  ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (::bind(fd_, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::listen(fd_, SOMAXCONN) != 0) {
+    const int error = errno;
+    ::close(fd_);
+    throw UsageError(
+        fmt::format("cannot listen on {}:{}: {}", address, port, std::strerror(error)));
+  }
+  socklen_t length = sizeof addr;
+  ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &length);
+  port_ = ntohs(addr.sin_port);
+}
+
+Listener::~Listener() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+int Listener::release() {
+  const int fd = fd_;
+  fd_ = -1;
+  return fd;
+}
+
+Accepted accept_connection(int listen_fd) {
+  for (;;) {
+    const int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd >= 0) {
+      const int one = 1;
+      ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      return {AcceptOutcome::kAccepted, fd};
+    }
+    switch (errno) {
+      case EINTR:
+        continue;
+      case EAGAIN:
+        return {AcceptOutcome::kDrained};
+      case EMFILE:
+      case ENFILE:
+      case ENOBUFS:  // out of socket memory: same remedy as the fd limit, back off
+      case ENOMEM:
+        return {AcceptOutcome::kFdLimit};
+      default:  // ECONNABORTED, EPROTO, ENETDOWN...: the next connection may be fine
+        return {AcceptOutcome::kTransient};
+    }
+  }
+}
+
+ReserveFd::ReserveFd() : fd_(::open("/dev/null", O_RDONLY | O_CLOEXEC)) {}
+
+ReserveFd::~ReserveFd() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+std::optional<std::size_t> ReserveFd::drop_pending(int listen_fd) {
+  if (fd_ < 0) fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (fd_ < 0) return std::nullopt;
+  ::close(fd_);
+  std::size_t dropped = 0;
+  for (;;) {
+    const int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd < 0 && errno == EINTR) continue;
+    if (fd < 0) break;
+    ::close(fd);
+    ++dropped;
+  }
+  fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  return dropped;
+}
+
+}  // namespace muxbench

@@ -1,0 +1,61 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+namespace muxbench {
+
+// A problem with what the user asked for (bad address, port in use): exit code 2.
+class UsageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// A non-blocking IPv4 listening socket. Throws UsageError for what the user can fix.
+class Listener {
+ public:
+  Listener(const std::string& address, std::uint16_t port);
+  Listener(const Listener&) = delete;
+  Listener& operator=(const Listener&) = delete;
+  ~Listener();
+
+  int fd() const { return fd_; }
+  std::uint16_t port() const { return port_; }
+  // Hands the socket to another owner (Asio's acceptor); this object no longer closes it.
+  int release();
+
+ private:
+  int fd_ = -1;
+  std::uint16_t port_ = 0;
+};
+
+enum class AcceptOutcome { kAccepted, kDrained, kFdLimit, kTransient };
+
+struct Accepted {
+  AcceptOutcome outcome;
+  int fd = -1;  // non-blocking, TCP_NODELAY, close-on-exec when accepted
+};
+
+Accepted accept_connection(int listen_fd);
+
+// libuv's EMFILE trick: one descriptor held in reserve so that, at the fd limit, pending
+// connections can still be accepted and closed instead of making the listener ready forever.
+class ReserveFd {
+ public:
+  ReserveFd();
+  ReserveFd(const ReserveFd&) = delete;
+  ReserveFd& operator=(const ReserveFd&) = delete;
+  ~ReserveFd();
+
+  // Accepts and closes every pending connection. nullopt when no reserve could be held (the
+  // caller must back off instead).
+  std::optional<std::size_t> drop_pending(int listen_fd);
+
+ private:
+  int fd_ = -1;
+};
+
+}  // namespace muxbench

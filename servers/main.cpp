@@ -1,0 +1,118 @@
+// echo-server: one TCP echo server, several readiness backends. See README.md and DESIGN.md §4.
+#include <fmt/format.h>
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "common/cpu_affinity.hpp"
+#include "common/fd_limit.hpp"
+#include "servers/backends.hpp"
+#include "servers/listener.hpp"
+#include "servers/server_context.hpp"
+
+namespace {
+
+using muxbench::ServerConfig;
+using muxbench::UsageError;
+
+constexpr int kExitUsage = 2;
+
+std::string backend_help() {
+  std::string help = "readiness backend:";
+  for (const auto& backend : muxbench::backends()) {
+    help += fmt::format("\n  {:<9} {}", backend.name, backend.summary);
+  }
+  return help;
+}
+
+void validate(const ServerConfig& config) {
+  if (config.stats_file) {
+    const auto directory = std::filesystem::absolute(*config.stats_file).parent_path();
+    if (!std::filesystem::is_directory(directory)) {
+      throw UsageError(
+          fmt::format("--stats-file: directory {} does not exist", directory.string()));
+    }
+  }
+  if (config.cpu) {
+    if (const auto error = muxbench::pin_to_cpu(*config.cpu); !error.empty()) {
+      throw UsageError("--cpu: " + error);
+    }
+  }
+}
+
+int serve(ServerConfig& config) {
+  validate(config);
+  ::signal(SIGPIPE, SIG_IGN);  // a peer that vanished must cost an EPIPE, not the process
+  config.fd_limit = muxbench::raise_fd_limit_to_hard();
+  muxbench::Listener listener(config.bind_address, config.port);
+  config.port = listener.port();
+  muxbench::ServerContext context{config, listener, [&config] {
+                                    fmt::print("listening {}:{}\n", config.bind_address,
+                                               config.port);
+                                    std::fflush(stdout);
+                                  }};
+  fmt::print(stderr,
+             "echo-server: backend {}, fd limit {} (hard {}), read size {}, max pending {}{}\n",
+             config.backend, config.fd_limit.soft, config.fd_limit.hard, config.read_size,
+             config.max_pending, config.cpu ? fmt::format(", pinned to CPU {}", *config.cpu) : "");
+  muxbench::find_backend(config.backend)->run(context);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  ServerConfig config;
+  CLI::App app{
+      "A TCP echo server whose backends differ only in how they wait for readiness.\n"
+      "Prints 'listening ADDRESS:PORT' on stdout once it accepts connections.\n"
+      "SIGUSR1 writes a stats snapshot; SIGINT/SIGTERM stop it and write the last one.",
+      "echo-server"};
+  std::vector<std::string> names;
+  for (const auto& backend : muxbench::backends()) names.emplace_back(backend.name);
+  int port = 0;
+  int cpu = -1;
+  std::string stats_file;
+  app.add_option("--backend", config.backend, backend_help())
+      ->required()
+      ->check(CLI::IsMember(names));
+  app.add_option("--bind", config.bind_address, "IPv4 address to listen on")->capture_default_str();
+  app.add_option("--port", port, "TCP port; 0 picks a free one")
+      ->check(CLI::Range(0, 65535))
+      ->capture_default_str();
+  app.add_option("--read-size", config.read_size, "bytes asked for by each read")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{16} << 20))
+      ->capture_default_str();
+  app.add_option("--max-pending", config.max_pending,
+                 "per-connection cap on unsent echo bytes; reading pauses above it")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 30))
+      ->capture_default_str();
+  app.add_option("--cpu", cpu, "pin the server to this CPU")->check(CLI::NonNegativeNumber);
+  app.add_option("--stats-file", stats_file,
+                 "where SIGUSR1 and exit write the stats JSON (atomically); default: stdout");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& success) {
+    return app.exit(success);
+  } catch (const CLI::ParseError& error) {
+    fmt::print(stderr, "echo-server: {} (see --help)\n", error.what());
+    return kExitUsage;
+  }
+  config.port = static_cast<std::uint16_t>(port);
+  if (cpu >= 0) config.cpu = cpu;
+  if (!stats_file.empty()) config.stats_file = stats_file;
+
+  try {
+    return serve(config);
+  } catch (const UsageError& error) {
+    fmt::print(stderr, "echo-server: {}\n", error.what());
+    return kExitUsage;
+  } catch (const std::exception& error) {
+    fmt::print(stderr, "echo-server: fatal: {}\n", error.what());
+    return 1;
+  }
+}

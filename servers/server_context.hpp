@@ -1,0 +1,27 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string_view>
+
+#include "servers/counters.hpp"
+#include "servers/listener.hpp"
+#include "servers/server_config.hpp"
+
+namespace muxbench {
+
+// What every backend receives: the configuration, the bound listener, the shared counters, and the
+// hook that prints "listening ..." once the backend is ready for connections and signals.
+struct ServerContext {
+  const ServerConfig& config;
+  Listener& listener;
+  std::function<void()> announce;
+  ServerCounters counters{};
+  bool wait_calls_observable = true;  // Asio hides its epoll_wait calls
+  std::uint64_t snapshots_published = 0;
+
+  // Writes a stats snapshot; a failure to write is reported on stderr, never fatal.
+  void publish(std::string_view reason);
+};
+
+}  // namespace muxbench
