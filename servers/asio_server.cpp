@@ -156,11 +156,17 @@ class AsioEchoServer {
     });
   }
 
+  // At the fd limit accept() fails with EMFILE even when nothing is pending (the kernel takes a
+  // descriptor before it looks at the backlog), and async_accept tries accept() at once: so drop
+  // what is pending, then wait until the listener is readable again before accepting.
   void on_fd_limit() {
     ++ctx_.counters.fd_limit_hits;
-    if (const auto dropped = reserve_.drop_pending(acceptor_.native_handle())) {
+    if (const auto dropped = ctx_.reserve.drop_pending(acceptor_.native_handle())) {
       ctx_.counters.refused_fd_limit += *dropped;
-      return accept_next();
+      acceptor_.async_wait(tcp::acceptor::wait_read, [this](const error_code& error) {
+        if (!error) accept_next();
+      });
+      return;
     }
     backoff_.expires_after(std::chrono::milliseconds(100));
     backoff_.async_wait([this](const error_code& error) {
@@ -182,7 +188,6 @@ class AsioEchoServer {
   tcp::acceptor acceptor_;
   asio::signal_set signals_;
   asio::steady_timer backoff_;
-  ReserveFd reserve_;
 };
 
 }  // namespace

@@ -116,7 +116,7 @@ class EventLoop {
 
   void on_fd_limit() {
     ++counters_.fd_limit_hits;
-    if (const auto dropped = reserve_.drop_pending(listen_fd_)) {
+    if (const auto dropped = ctx_.reserve.drop_pending(listen_fd_)) {
       counters_.refused_fd_limit += *dropped;
       return;
     }
@@ -268,7 +268,6 @@ class EventLoop {
   const int listen_fd_;
   P poller_;
   SignalPipe signals_;
-  ReserveFd reserve_;
   std::vector<Connection> connections_;
   std::unique_ptr<char[]> read_buffer_;
   std::vector<int> carried_;   // edge-triggered reads cut short by kMaxReadsPerEvent

@@ -71,16 +71,23 @@ Accepted accept_connection(int listen_fd) {
   }
 }
 
-ReserveFd::ReserveFd() : fd_(::open("/dev/null", O_RDONLY | O_CLOEXEC)) {}
+ReserveFd::ReserveFd() { reacquire(); }
 
-ReserveFd::~ReserveFd() {
+ReserveFd::~ReserveFd() { release(); }
+
+void ReserveFd::release() {
   if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+}
+
+void ReserveFd::reacquire() {
+  if (fd_ < 0) fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
 }
 
 std::optional<std::size_t> ReserveFd::drop_pending(int listen_fd) {
-  if (fd_ < 0) fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  reacquire();
   if (fd_ < 0) return std::nullopt;
-  ::close(fd_);
+  release();
   std::size_t dropped = 0;
   for (;;) {
     const int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
@@ -89,7 +96,7 @@ std::optional<std::size_t> ReserveFd::drop_pending(int listen_fd) {
     ::close(fd);
     ++dropped;
   }
-  fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  reacquire();
   return dropped;
 }
 

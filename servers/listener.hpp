@@ -54,7 +54,22 @@ class ReserveFd {
   // caller must back off instead).
   std::optional<std::size_t> drop_pending(int listen_fd);
 
+  // Runs `work` with the reserve released, so that it can open one descriptor (a stats file)
+  // even when the process is at its fd limit.
+  template <class Work>
+  void lend(Work&& work) {
+    struct Reacquire {
+      ReserveFd& reserve;
+      ~Reacquire() { reserve.reacquire(); }
+    } reacquire_afterwards{*this};
+    release();
+    work();
+  }
+
  private:
+  void release();
+  void reacquire();
+
   int fd_ = -1;
 };
 

@@ -9,9 +9,11 @@ namespace muxbench {
 
 void ServerContext::publish(std::string_view reason) {
   try {
-    publish_snapshot(
-        config,
-        stats_snapshot(counters, config, {++snapshots_published, reason, wait_calls_observable}));
+    reserve.lend([&] {
+      publish_snapshot(
+          config,
+          stats_snapshot(counters, config, {++snapshots_published, reason, wait_calls_observable}));
+    });
   } catch (const std::exception& error) {
     fmt::print(stderr, "echo-server: cannot write stats snapshot: {}\n", error.what());
   }

@@ -17,6 +17,7 @@ struct ServerContext {
   Listener& listener;
   std::function<void()> announce;
   ServerCounters counters{};
+  ReserveFd reserve{};  // see ReserveFd: for accepting at the fd limit and for snapshots there
   bool wait_calls_observable = true;  // Asio hides its epoll_wait calls
   std::uint64_t snapshots_published = 0;
 
