@@ -6,7 +6,7 @@
 #include <chrono>
 #include <memory>
 
-#include "servers/byte_queue.hpp"
+#include "common/byte_queue.hpp"
 
 namespace muxbench {
 namespace {

@@ -9,7 +9,7 @@
 #include <memory>
 #include <vector>
 
-#include "servers/byte_queue.hpp"
+#include "common/byte_queue.hpp"
 #include "servers/poller.hpp"
 #include "servers/server_context.hpp"
 #include "servers/signal_pipe.hpp"

@@ -3,16 +3,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
-#include <stdexcept>
 #include <string>
 
-namespace muxbench {
+#include "common/usage_error.hpp"
 
-// A problem with what the user asked for (bad address, port in use): exit code 2.
-class UsageError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
+namespace muxbench {
 
 // A non-blocking IPv4 listening socket. Throws UsageError for what the user can fix.
 class Listener {

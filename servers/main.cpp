@@ -17,9 +17,8 @@
 namespace {
 
 using muxbench::ServerConfig;
+using muxbench::kExitUsage;
 using muxbench::UsageError;
-
-constexpr int kExitUsage = 2;
 
 std::string backend_help() {
   std::string help = "readiness backend:";

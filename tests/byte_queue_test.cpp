@@ -1,4 +1,4 @@
-#include "servers/byte_queue.hpp"
+#include "common/byte_queue.hpp"
 
 #include <gtest/gtest.h>
 

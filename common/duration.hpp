@@ -1,0 +1,15 @@
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace muxbench {
+
+// "5s", "500ms", "250us", "2m", "1.5s"; a bare number is seconds. nullopt when malformed or < 0.
+std::optional<std::chrono::nanoseconds> parse_duration(std::string_view text);
+
+std::string format_duration(std::chrono::nanoseconds duration);  // "1.5s", "250ms"
+
+}  // namespace muxbench

@@ -1,0 +1,14 @@
+#pragma once
+
+#include "loadgen/config.hpp"
+
+namespace muxbench {
+
+inline constexpr int kExitInterrupted = 130;
+
+// Runs the whole measurement, writes the requested reports and returns the exit code: 0 clean,
+// 1 errors (integrity, lost connections, connect failures), 130 interrupted. Throws UsageError
+// for a run refused up front (fd or port limits).
+int run_loadgen(const LoadgenConfig& config);
+
+}  // namespace muxbench

@@ -1,0 +1,296 @@
+#include "loadgen/worker.hpp"
+
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+
+#include "common/byte_queue.hpp"
+#include "common/cpu_affinity.hpp"
+#include "loadgen/in_flight.hpp"
+
+namespace muxbench {
+namespace {
+
+constexpr std::int64_t kMillisecond = 1'000'000;
+constexpr std::size_t kReceiveBufferSize = 256 * 1024;
+
+std::int64_t now_ns() {
+  timespec now;
+  ::clock_gettime(CLOCK_MONOTONIC, &now);
+  return now.tv_sec * 1'000'000'000LL + now.tv_nsec;
+}
+
+void sleep_until(std::int64_t deadline_ns) {
+  const timespec deadline{deadline_ns / 1'000'000'000LL, deadline_ns % 1'000'000'000LL};
+  while (::clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &deadline, nullptr) == EINTR) {
+  }
+}
+
+void thread_cpu_seconds(double& user, double& system) {
+  rusage usage{};
+  ::getrusage(RUSAGE_THREAD, &usage);
+  const auto seconds = [](const timeval& tv) {
+    return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6;
+  };
+  user = seconds(usage.ru_utime);
+  system = seconds(usage.ru_stime);
+}
+
+// epoll_pwait2 takes a nanosecond timeout (kernel >= 5.11); fall back to milliseconds.
+int wait_for_events(int epoll_fd, epoll_event* events, int capacity, std::int64_t timeout_ns) {
+  static std::atomic<bool> has_pwait2{true};
+  if (has_pwait2.load(std::memory_order_relaxed)) {
+    const timespec timeout{timeout_ns / 1'000'000'000LL, timeout_ns % 1'000'000'000LL};
+    const int n = ::epoll_pwait2(epoll_fd, events, capacity, &timeout, nullptr);
+    if (n >= 0 || errno != ENOSYS) return n;
+    has_pwait2.store(false, std::memory_order_relaxed);
+  }
+  return ::epoll_wait(epoll_fd, events, capacity,
+                      static_cast<int>((timeout_ns + kMillisecond - 1) / kMillisecond));
+}
+
+}  // namespace
+
+struct Worker::Connection {
+  int fd = -1;
+  std::uint32_t id = 0;
+  std::uint32_t index = 0;  // in connections_, carried in epoll data
+  std::uint64_t next_sequence = 0;
+  InFlightQueue in_flight;
+  ByteQueue out;              // bytes the socket did not take yet
+  std::vector<char> partial;  // a message split across reads
+  std::size_t partial_length = 0;
+  bool write_armed = false;
+  bool open = true;
+};
+
+Worker::Worker(WorkerPlan plan)
+    : plan_(std::move(plan)),
+      format_(plan_.message_size),
+      send_buffer_(plan_.message_size),
+      receive_buffer_(kReceiveBufferSize),
+      epoll_fd_(::epoll_create1(EPOLL_CLOEXEC)) {
+  for (std::size_t i = 0; i < plan_.fds.size(); ++i) {
+    Connection& c = connections_.emplace_back();
+    c.fd = plan_.fds[i];
+    c.id = plan_.ids[i];
+    c.index = static_cast<std::uint32_t>(i);
+    epoll_event event{};
+    event.events = EPOLLIN;
+    event.data.u32 = static_cast<std::uint32_t>(i);
+    ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, plan_.fds[i], &event);
+  }
+}
+
+Worker::~Worker() {
+  for (const auto& c : connections_) {
+    if (c.open) ::close(c.fd);
+  }
+  ::close(epoll_fd_);
+}
+
+void Worker::run(const std::atomic<bool>& stop) {
+  if (plan_.cpu) result_.pin_error = pin_to_cpu(*plan_.cpu);
+  ::prctl(PR_SET_TIMERSLACK, 1UL);  // the default 50 us timer slack would be paid as latency
+  const Schedule& s = plan_.schedule;
+  sleep_until(s.start_ns);
+  if (!plan_.rate) {
+    const std::int64_t now = now_ns();
+    for (auto& c : connections_) {
+      for (std::uint32_t k = 0; k < plan_.depth && c.open; ++k) send_message(c, now);
+    }
+  }
+  epoll_event events[256];
+  std::int64_t next_progress = 0;
+  for (;;) {
+    const std::int64_t now = now_ns();
+    if (!in_window_ && !window_done_ && now >= s.measure_start_ns) begin_window(now);
+    if (in_window_ && now >= s.measure_end_ns) end_window(now);
+    if (stop.load(std::memory_order_relaxed)) break;
+    const bool sending = now < s.measure_end_ns;
+    if (!sending && (in_flight_total_ == 0 || now >= s.drain_deadline_ns)) break;
+
+    const std::uint64_t sent_before = result_.messages_sent;
+    if (plan_.rate && sending) send_due_open_loop(now);
+    std::int64_t timeout_ns = 0;
+    if (!plan_.busy_poll) {
+      std::int64_t wake = !window_done_ ? (in_window_ ? s.measure_end_ns : s.measure_start_ns)
+                                        : s.drain_deadline_ns;
+      if (plan_.rate && sending) wake = std::min(wake, next_open_loop_send_ns());
+      timeout_ns = std::clamp<std::int64_t>(wake - now, 0, 100 * kMillisecond);
+    }
+    const int ready = wait_for_events(epoll_fd_, events, 256, timeout_ns);
+    for (int i = 0; i < ready; ++i) {
+      Connection& c = connections_[events[i].data.u32];
+      if (c.open && (events[i].events & EPOLLOUT)) flush(c);
+      if (c.open && (events[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP))) on_readable(c);
+    }
+    if (in_window_) {
+      ++result_.window_loops;
+      if (ready > 0 || result_.messages_sent != sent_before) ++result_.window_loops_worked;
+    }
+    if (now >= next_progress) {
+      progress_received.store(result_.messages_received, std::memory_order_relaxed);
+      progress_p99_ns.store(result_.latency.percentile(99), std::memory_order_relaxed);
+      next_progress = now + 500 * kMillisecond;
+    }
+  }
+  if (in_window_) end_window(now_ns());  // interrupted inside the window
+  for (const auto& c : connections_) {
+    if (c.open) result_.unanswered += c.in_flight.size();
+  }
+  progress_received.store(result_.messages_received, std::memory_order_relaxed);
+}
+
+void Worker::begin_window(std::int64_t now) {
+  in_window_ = true;
+  window_start_ns_ = now;
+  thread_cpu_seconds(cpu_user_at_start_, cpu_system_at_start_);
+}
+
+void Worker::end_window(std::int64_t now) {
+  in_window_ = false;
+  window_done_ = true;
+  double user = 0, system = 0;
+  thread_cpu_seconds(user, system);
+  result_.window_cpu_user_s = user - cpu_user_at_start_;
+  result_.window_cpu_system_s = system - cpu_system_at_start_;
+  // Messages are counted against the nominal window; an interrupted one ends now.
+  const std::int64_t end = std::min(now, plan_.schedule.measure_end_ns);
+  result_.window_seconds = static_cast<double>(end - plan_.schedule.measure_start_ns) / 1e9;
+}
+
+// Open loop: connection g's k-th message is due at start + (k * M + g) / rate, which spreads the
+// aggregate rate evenly over all M connections (no microbursts). Each worker walks its own
+// connections' share of that sequence in time order.
+std::int64_t Worker::next_open_loop_send_ns() const {
+  const std::size_t n = connections_.size();
+  const std::uint64_t round = open_loop_next_ / n;
+  const double slot =
+      static_cast<double>(round) * plan_.total_active + plan_.ids[open_loop_next_ % n];
+  return plan_.schedule.start_ns + std::llround(slot * 1e9 / *plan_.rate);
+}
+
+void Worker::send_due_open_loop(std::int64_t now) {
+  for (;;) {
+    const std::int64_t due = next_open_loop_send_ns();
+    if (due > now || due >= plan_.schedule.measure_end_ns) return;
+    Connection& c = connections_[open_loop_next_ % connections_.size()];
+    ++open_loop_next_;
+    if (!c.open) continue;
+    send_message(c, due);
+    if (due >= plan_.schedule.measure_start_ns) {
+      ++result_.window_sends;
+      result_.send_lateness.record(static_cast<std::uint64_t>(now - due));
+    }
+  }
+}
+
+void Worker::send_message(Connection& c, std::int64_t intended_ns) {
+  const std::uint64_t sequence = c.next_sequence++;
+  c.in_flight.push({sequence, intended_ns});
+  ++in_flight_total_;
+  ++result_.messages_sent;
+  result_.max_in_flight = std::max<std::uint64_t>(result_.max_in_flight, c.in_flight.size());
+  char* message = send_buffer_.data();
+  const std::size_t size = format_.size();
+  format_.write(c.id, sequence, message);
+  if (!c.out.empty()) {
+    c.out.append(message, size);
+    return;
+  }
+  ssize_t sent = ::send(c.fd, message, size, MSG_NOSIGNAL);
+  if (sent < 0) {
+    if (errno != EAGAIN && errno != EINTR) return lose(c);
+    sent = 0;
+  }
+  if (static_cast<std::size_t>(sent) < size) {
+    c.out.append(message + sent, size - static_cast<std::size_t>(sent));
+    set_write_interest(c, true);
+  }
+}
+
+void Worker::flush(Connection& c) {
+  while (!c.out.empty()) {
+    const auto bytes = c.out.front();
+    const ssize_t sent = ::send(c.fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    if (sent < 0) {
+      if (errno == EAGAIN || errno == EINTR) return;
+      return lose(c);
+    }
+    c.out.consume(static_cast<std::size_t>(sent));
+    if (static_cast<std::size_t>(sent) < bytes.size()) return;
+  }
+  set_write_interest(c, false);
+}
+
+void Worker::on_readable(Connection& c) {
+  const ssize_t n = ::recv(c.fd, receive_buffer_.data(), receive_buffer_.size(), 0);
+  if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+  if (n <= 0) return lose(c);
+  const std::int64_t now = now_ns();
+  const std::size_t size = format_.size();
+  const char* data = receive_buffer_.data();
+  auto left = static_cast<std::size_t>(n);
+  if (c.partial_length > 0) {
+    const std::size_t take = std::min(left, size - c.partial_length);
+    std::memcpy(c.partial.data() + c.partial_length, data, take);
+    c.partial_length += take;
+    data += take;
+    left -= take;
+    if (c.partial_length < size) return;
+    c.partial_length = 0;
+    complete(c, c.partial.data(), now);
+  }
+  for (; c.open && left >= size; data += size, left -= size) complete(c, data, now);
+  if (c.open && left > 0) {
+    c.partial.resize(size);
+    std::memcpy(c.partial.data(), data, left);
+    c.partial_length = left;
+  }
+}
+
+void Worker::complete(Connection& c, const char* data, std::int64_t now) {
+  if (c.in_flight.empty()) {
+    result_.unexpected_bytes += format_.size();
+    return;
+  }
+  const InFlight sent = c.in_flight.front();
+  c.in_flight.pop();
+  --in_flight_total_;
+  ++result_.messages_received;
+  if (!format_.matches(data, c.id, sent.sequence)) ++result_.mismatches;
+  const Schedule& s = plan_.schedule;
+  if (now >= s.measure_start_ns && now < s.measure_end_ns) {
+    result_.latency.record(static_cast<std::uint64_t>(now - sent.sent_ns));
+    ++result_.window_messages;
+  }
+  if (!plan_.rate && now < s.measure_end_ns) send_message(c, now);
+}
+
+void Worker::lose(Connection& c) {
+  ++result_.lost_connections;
+  result_.unanswered += c.in_flight.size();
+  in_flight_total_ -= c.in_flight.size();
+  c.in_flight = InFlightQueue{};
+  ::close(c.fd);  // also leaves the epoll set
+  c.open = false;
+}
+
+void Worker::set_write_interest(Connection& c, bool wanted) {
+  if (c.write_armed == wanted) return;
+  epoll_event event{};
+  event.events = EPOLLIN | (wanted ? EPOLLOUT : 0u);
+  event.data.u32 = c.index;
+  ::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, c.fd, &event);
+  c.write_armed = wanted;
+}
+
+}  // namespace muxbench
