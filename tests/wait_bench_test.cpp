@@ -1,0 +1,137 @@
+// wait-bench's fixture and waiters, and the binary with its CSV/table derivation.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "bench/fd_pairs.hpp"
+#include "bench/waiters.hpp"
+#include "common/subprocess.hpp"
+#include "tests/support/echo_server_process.hpp"
+
+namespace muxbench {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::size_t open_descriptors() {
+  return static_cast<std::size_t>(std::distance(
+      std::filesystem::directory_iterator("/proc/self/fd"), std::filesystem::directory_iterator{}));
+}
+
+class WaitBenchFixture : public ::testing::TestWithParam<FdKind> {};
+
+TEST_P(WaitBenchFixture, PairsLeaveNoDescriptorBehind) {
+  const std::size_t before = open_descriptors();
+  {
+    FdPairs pairs(GetParam(), 300);
+    EXPECT_EQ(pairs.size(), 300u);
+    EXPECT_EQ(open_descriptors(), before + 600);
+    ReadySet ready(pairs, 300, 7);
+    EpollWaiter<false> epoll(pairs.watched(300));
+  }
+  EXPECT_EQ(open_descriptors(), before);
+}
+
+TEST_P(WaitBenchFixture, WatchedEndsArePackedBelowThePeers) {
+  FdPairs pairs(GetParam(), 100);
+  const auto watched = pairs.watched(100);
+  EXPECT_LT(watched.back() - watched.front(), 110) << "watched descriptors should be dense";
+  for (std::size_t i = 0; i < 100; ++i) EXPECT_GT(pairs.peer(i), watched.back());
+}
+
+template <class Waiter>
+void expect_ready_counts(FdKind kind) {
+  FdPairs pairs(kind, 64);
+  for (const std::size_t ready : {0, 1, 5, 64}) {
+    ReadySet set(pairs, 64, ready);
+    Waiter waiter(pairs.watched(64));
+    for (int repeat = 0; repeat < 3; ++repeat) {  // the ready set stays ready between calls
+      waiter.prepare(set.fds());
+      EXPECT_EQ(waiter.wait(/*zero_timeout=*/true), static_cast<int>(ready))
+          << Waiter::kName << " ready=" << ready << " repeat=" << repeat;
+    }
+  }
+}
+
+TEST_P(WaitBenchFixture, EveryWaiterReturnsExactlyTheReadyCount) {
+  expect_ready_counts<SelectWaiter>(GetParam());
+  expect_ready_counts<PollWaiter>(GetParam());
+  expect_ready_counts<EpollWaiter<false>>(GetParam());
+  expect_ready_counts<EpollWaiter<true>>(GetParam());
+}
+
+TEST_P(WaitBenchFixture, EdgeTriggeredReportsOncePerEdgeUnlessReArmed) {
+  FdPairs pairs(GetParam(), 16);
+  ReadySet set(pairs, 16, 3);
+  EpollWaiter<true> edge(pairs.watched(16));
+  EpollWaiter<false> level(pairs.watched(16));
+  EXPECT_EQ(edge.wait(true), 3);
+  EXPECT_EQ(edge.wait(true), 0) << "no new edge: the unread data is not reported again";
+  EXPECT_EQ(level.wait(true), 3);
+  EXPECT_EQ(level.wait(true), 3) << "level-triggered: reported while it stays readable";
+  edge.prepare(set.fds());
+  EXPECT_EQ(edge.wait(true), 3) << "EPOLL_CTL_MOD re-arms a still-readable descriptor";
+}
+
+std::string kind_name(const ::testing::TestParamInfo<FdKind>& kind) {
+  return std::string(to_string(kind.param));
+}
+
+INSTANTIATE_TEST_SUITE_P(Kinds, WaitBenchFixture,
+                         ::testing::Values(FdKind::kSocketPair, FdKind::kTcpLoopback), kind_name);
+
+TEST(WaitBench, SelectBeyondFdSetSizeIsAnExplicitError) {
+  EXPECT_THROW(
+      {
+        FdPairs pairs(FdKind::kSocketPair, 1100);
+        SelectWaiter waiter(pairs.watched(1100));
+      },
+      std::system_error);
+}
+
+TEST(WaitBench, RunsAndDerivesCsvAndTheTable) {
+  testing::TempDir dir;
+  const auto json = dir.path() / "micro.json";
+  const auto result =
+      run_command({MUXBENCH_WAIT_BENCH, "--benchmark_min_time=0.005",
+                   "--benchmark_filter=^(select|poll|epoll_lt)/socketpair/ready:1/"
+                   "fds:(10|100|1000|1024|10000)/",
+                   "--benchmark_out=" + json.string(), "--benchmark_out_format=json"},
+                  120s);
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  std::ifstream in(json);
+  const auto report = nlohmann::json::parse(in);
+  bool select_refused = false;
+  for (const auto& bench : report["benchmarks"]) {
+    const std::string name = bench["name"];
+    if (name.rfind("select/socketpair/ready:1/fds:1024", 0) == 0) {
+      EXPECT_TRUE(bench.value("error_occurred", false));
+      EXPECT_NE(bench["error_message"].get<std::string>().find("FD_SETSIZE"), std::string::npos);
+      select_refused = true;
+    } else if (bench.value("run_type", "") == "iteration" &&
+               name.find("fds:") != std::string::npos && !bench.value("error_occurred", false)) {
+      EXPECT_GT(bench["ns_per_call"].get<double>(), 0.0) << name;
+    }
+  }
+  EXPECT_TRUE(select_refused);
+
+  const auto csv = dir.path() / "micro.csv";
+  const auto table = dir.path() / "table.md";
+  const auto derived = run_command({"/usr/bin/python3", MUXBENCH_MICRO_REPORT, json.string(),
+                                    "--csv", csv.string(), "--table", table.string()},
+                                   30s);
+  ASSERT_EQ(derived.exit_code, 0) << derived.err;
+  std::stringstream csv_text, table_text;
+  csv_text << std::ifstream(csv).rdbuf();
+  table_text << std::ifstream(table).rdbuf();
+  EXPECT_EQ(csv_text.str().rfind("name,backend,kind,ready,fds,", 0), 0u);
+  for (const char* row : {"| 10 | ", "| 100 | ", "| 1000 | ", "| 10000 | "}) {
+    EXPECT_NE(table_text.str().find(row), std::string::npos) << row << "\n" << table_text.str();
+  }
+  EXPECT_EQ(table_text.str().find("not measured"), std::string::npos) << table_text.str();
+}
+
+}  // namespace
+}  // namespace muxbench
