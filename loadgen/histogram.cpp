@@ -30,6 +30,14 @@ uint128 from_decimal(const std::string& digits) {
 
 }  // namespace
 
+// ceil(p% of count) in integers: p is taken in millionths of a percent, so 99.9% of 1000 is rank
+// 999 exactly (in doubles 99.9 / 100 * 1000 is 999.0000000000001 and would round up to 1000).
+std::uint64_t LatencyHistogram::nearest_rank(double p, std::uint64_t count) {
+  constexpr std::uint64_t kScale = 100'000'000;  // 100% in millionths of a percent
+  const auto parts = static_cast<uint128>(std::llround(p * 1e6));
+  return static_cast<std::uint64_t>((parts * count + kScale - 1) / kScale);
+}
+
 std::size_t LatencyHistogram::index_of(std::uint64_t value) {
   if (value < kSubBucketCount) return value;
   const int magnitude = static_cast<int>(std::bit_width(value)) - 1;  // >= kSubBucketBits
@@ -97,11 +105,11 @@ std::uint64_t LatencyHistogram::percentile(double p) const {
   if (count_ == 0) return 0;
   if (p <= 0) return min();
   if (p >= 100) return max_;
-  const auto rank = static_cast<std::uint64_t>(std::ceil(p / 100.0 * static_cast<double>(count_)));
+  const std::uint64_t rank = std::max<std::uint64_t>(nearest_rank(p, count_), 1);
   std::uint64_t seen = 0;
   for (std::size_t i = 0; i < kBucketCount; ++i) {
     seen += counts_[i];
-    if (seen >= std::max<std::uint64_t>(rank, 1)) return representative(i);
+    if (seen >= rank) return representative(i);
   }
   return max_;
 }

@@ -43,6 +43,7 @@ class LatencyHistogram {
   // divided by `unit_ratio` (1000: microseconds).
   std::string percentile_distribution(double unit_ratio = 1000.0) const;
 
+  static std::uint64_t nearest_rank(double p, std::uint64_t count);
   static std::size_t index_of(std::uint64_t value);
   static std::uint64_t lowest_in(std::size_t index);
   static std::uint64_t width_of(std::size_t index);

@@ -51,7 +51,8 @@ const std::vector<Column>& columns() {
       {"idle_open_s", P("/connections/idle/open_seconds")},
       {"active_open_s", P("/connections/active/open_seconds")},
       {"generator_bound", P("/generator/bound")},
-      {"generator_cpu_share", P("/generator/max_thread_cpu_share")},
+      {"generator_cpu_share", P("/generator/busiest_cpu_share")},
+      {"generator_fell_behind", P("/generator/fell_behind")},
       {"generator_work_share", P("/generator/work_share")},
   };
   return all;
@@ -133,10 +134,10 @@ std::string loadgen_summary_text(const nlohmann::json& r) {
                         microseconds(l["p50"]), microseconds(l["p90"]), microseconds(l["p99"]),
                         microseconds(l["p99_9"]), microseconds(l["max"]));
     const auto& g = r["generator"];
-    text += fmt::format(
-        "  generator   cpu {:.0f}% (busiest thread), work share {:.0f}%{}\n",
-        100 * g["max_thread_cpu_share"].get<double>(), 100 * g["work_share"].get<double>(),
-        g["bound"].get<bool>() ? " -- SATURATED: the result is generator-bound" : "");
+    text +=
+        fmt::format("  generator   cpu {:.0f}% (busiest CPU), work share {:.0f}%{}\n",
+                    100 * g["busiest_cpu_share"].get<double>(), 100 * g["work_share"].get<double>(),
+                    g["bound"].get<bool>() ? " -- SATURATED: the result is generator-bound" : "");
   }
   const auto& idle = r["connections"]["idle"];
   text += fmt::format("  connections idle {}/{} opened in {:.2f} s, {} alive at the end\n",

@@ -102,10 +102,7 @@ void Worker::run(const std::atomic<bool>& stop) {
   const Schedule& s = plan_.schedule;
   sleep_until(s.start_ns);
   if (!plan_.rate) {
-    const std::int64_t now = now_ns();
-    for (auto& c : connections_) {
-      for (std::uint32_t k = 0; k < plan_.depth && c.open; ++k) send_message(c, now);
-    }
+    for (auto& c : connections_) send_messages(c, plan_.depth, now_ns());
   }
   epoll_event events[256];
   std::int64_t next_progress = 0;
@@ -113,17 +110,17 @@ void Worker::run(const std::atomic<bool>& stop) {
     const std::int64_t now = now_ns();
     if (!in_window_ && !window_done_ && now >= s.measure_start_ns) begin_window(now);
     if (in_window_ && now >= s.measure_end_ns) end_window(now);
-    if (stop.load(std::memory_order_relaxed)) break;
-    const bool sending = now < s.measure_end_ns;
-    if (!sending && (in_flight_total_ == 0 || now >= s.drain_deadline_ns)) break;
+    if (stop.load(std::memory_order_relaxed) || now >= s.drain_deadline_ns) break;
+    const bool owes_sends = plan_.rate && next_open_loop_send_ns() < s.measure_end_ns;
+    if (now >= s.measure_end_ns && !owes_sends && in_flight_total_ == 0) break;
 
     const std::uint64_t sent_before = result_.messages_sent;
-    if (plan_.rate && sending) send_due_open_loop(now);
+    if (plan_.rate) send_due_open_loop(now);  // also what fell due before the window closed
     std::int64_t timeout_ns = 0;
     if (!plan_.busy_poll) {
       std::int64_t wake = !window_done_ ? (in_window_ ? s.measure_end_ns : s.measure_start_ns)
                                         : s.drain_deadline_ns;
-      if (plan_.rate && sending) wake = std::min(wake, next_open_loop_send_ns());
+      if (owes_sends) wake = std::min(wake, next_open_loop_send_ns());
       timeout_ns = std::clamp<std::int64_t>(wake - now, 0, 100 * kMillisecond);
     }
     const int ready = wait_for_events(epoll_fd_, events, 256, timeout_ns);
@@ -185,7 +182,7 @@ void Worker::send_due_open_loop(std::int64_t now) {
     Connection& c = connections_[open_loop_next_ % connections_.size()];
     ++open_loop_next_;
     if (!c.open) continue;
-    send_message(c, due);
+    send_messages(c, 1, due);
     if (due >= plan_.schedule.measure_start_ns) {
       ++result_.window_sends;
       result_.send_lateness.record(static_cast<std::uint64_t>(now - due));
@@ -193,26 +190,32 @@ void Worker::send_due_open_loop(std::int64_t now) {
   }
 }
 
-void Worker::send_message(Connection& c, std::int64_t intended_ns) {
-  const std::uint64_t sequence = c.next_sequence++;
-  c.in_flight.push({sequence, intended_ns});
-  ++in_flight_total_;
-  ++result_.messages_sent;
-  result_.max_in_flight = std::max<std::uint64_t>(result_.max_in_flight, c.in_flight.size());
-  char* message = send_buffer_.data();
+// Queues `count` messages stamped `sent_ns` and sends them with one call: a closed loop that
+// completes several echoes in one read replaces them all at once.
+void Worker::send_messages(Connection& c, std::uint32_t count, std::int64_t sent_ns) {
+  if (!c.open || count == 0) return;
   const std::size_t size = format_.size();
-  format_.write(c.id, sequence, message);
+  if (send_buffer_.size() < count * size) send_buffer_.resize(count * size);
+  for (std::uint32_t k = 0; k < count; ++k) {
+    const std::uint64_t sequence = c.next_sequence++;
+    c.in_flight.push({sequence, sent_ns});
+    format_.write(c.id, sequence, send_buffer_.data() + k * size);
+  }
+  in_flight_total_ += count;
+  result_.messages_sent += count;
+  result_.max_in_flight = std::max<std::uint64_t>(result_.max_in_flight, c.in_flight.size());
+  const std::size_t total = count * size;
   if (!c.out.empty()) {
-    c.out.append(message, size);
+    c.out.append(send_buffer_.data(), total);
     return;
   }
-  ssize_t sent = ::send(c.fd, message, size, MSG_NOSIGNAL);
+  ssize_t sent = ::send(c.fd, send_buffer_.data(), total, MSG_NOSIGNAL);
   if (sent < 0) {
     if (errno != EAGAIN && errno != EINTR) return lose(c);
     sent = 0;
   }
-  if (static_cast<std::size_t>(sent) < size) {
-    c.out.append(message + sent, size - static_cast<std::size_t>(sent));
+  if (static_cast<std::size_t>(sent) < total) {
+    c.out.append(send_buffer_.data() + sent, total - static_cast<std::size_t>(sent));
     set_write_interest(c, true);
   }
 }
@@ -239,28 +242,33 @@ void Worker::on_readable(Connection& c) {
   const std::size_t size = format_.size();
   const char* data = receive_buffer_.data();
   auto left = static_cast<std::size_t>(n);
+  std::uint32_t replacements = 0;  // closed loop: one new message per completed echo
   if (c.partial_length > 0) {
     const std::size_t take = std::min(left, size - c.partial_length);
     std::memcpy(c.partial.data() + c.partial_length, data, take);
     c.partial_length += take;
     data += take;
     left -= take;
-    if (c.partial_length < size) return;
-    c.partial_length = 0;
-    complete(c, c.partial.data(), now);
+    if (c.partial_length == size) {
+      c.partial_length = 0;
+      replacements += complete(c, c.partial.data(), now);
+    }
   }
-  for (; c.open && left >= size; data += size, left -= size) complete(c, data, now);
-  if (c.open && left > 0) {
+  for (; left >= size; data += size, left -= size) replacements += complete(c, data, now);
+  if (left > 0) {
     c.partial.resize(size);
-    std::memcpy(c.partial.data(), data, left);
-    c.partial_length = left;
+    std::memcpy(c.partial.data() + c.partial_length, data, left);
+    c.partial_length += left;
   }
+  // Stamped after the verification work above: the clock starts when they really leave.
+  if (replacements > 0) send_messages(c, replacements, now_ns());
 }
 
-void Worker::complete(Connection& c, const char* data, std::int64_t now) {
+// Returns whether a closed loop should send a replacement.
+bool Worker::complete(Connection& c, const char* data, std::int64_t now) {
   if (c.in_flight.empty()) {
     result_.unexpected_bytes += format_.size();
-    return;
+    return false;
   }
   const InFlight sent = c.in_flight.front();
   c.in_flight.pop();
@@ -268,11 +276,13 @@ void Worker::complete(Connection& c, const char* data, std::int64_t now) {
   ++result_.messages_received;
   if (!format_.matches(data, c.id, sent.sequence)) ++result_.mismatches;
   const Schedule& s = plan_.schedule;
-  if (now >= s.measure_start_ns && now < s.measure_end_ns) {
+  // Latency belongs to the window its message was sent (open loop: due) in, so an echo that comes
+  // back late, during the drain, still counts: dropping it would hide exactly the slow ones.
+  if (sent.sent_ns >= s.measure_start_ns && sent.sent_ns < s.measure_end_ns) {
     result_.latency.record(static_cast<std::uint64_t>(now - sent.sent_ns));
-    ++result_.window_messages;
   }
-  if (!plan_.rate && now < s.measure_end_ns) send_message(c, now);
+  if (now >= s.measure_start_ns && now < s.measure_end_ns) ++result_.window_messages;
+  return !plan_.rate && now < s.measure_end_ns;
 }
 
 void Worker::lose(Connection& c) {

@@ -33,9 +33,9 @@ struct WorkerPlan {
 };
 
 struct WorkerResult {
-  LatencyHistogram latency;        // echoes received inside the window
-  LatencyHistogram send_lateness;  // open loop: actual minus intended send time, in the window
-  std::uint64_t window_messages = 0;
+  LatencyHistogram latency;           // messages sent (open loop: due) inside the window
+  LatencyHistogram send_lateness;     // open loop: actual minus intended send time, in the window
+  std::uint64_t window_messages = 0;  // echoes completed inside the window (throughput)
   std::uint64_t window_sends = 0;
   std::uint64_t messages_sent = 0;
   std::uint64_t messages_received = 0;
@@ -55,10 +55,11 @@ struct WorkerResult {
 // One epoll loop on one thread driving a share of the active connections.
 class Worker {
  public:
-  explicit Worker(WorkerPlan plan);
+  explicit Worker(WorkerPlan plan);  // registers the connections; call set_schedule before run
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
   ~Worker();
+  void set_schedule(const Schedule& schedule) { plan_.schedule = schedule; }
   void run(const std::atomic<bool>& stop);
   WorkerResult& result() { return result_; }
 
@@ -68,10 +69,10 @@ class Worker {
 
  private:
   struct Connection;
-  void send_message(Connection& c, std::int64_t intended_ns);
+  void send_messages(Connection& c, std::uint32_t count, std::int64_t sent_ns);
   void flush(Connection& c);
   void on_readable(Connection& c);
-  void complete(Connection& c, const char* data, std::int64_t now_ns);
+  bool complete(Connection& c, const char* data, std::int64_t now_ns);
   void lose(Connection& c);
   void set_write_interest(Connection& c, bool wanted);
   void send_due_open_loop(std::int64_t now_ns);

@@ -147,9 +147,10 @@ class AsioEchoServer {
         std::make_shared<AsioConnection>(std::move(socket), ctx_)->start();
         return accept_next();
       }
-      if (error == asio::error::no_descriptors || error == asio::error::no_buffer_space ||
-          error == asio::error::no_memory || error.value() == ENFILE) {
-        return on_fd_limit();
+      if (error == asio::error::no_descriptors || error.value() == ENFILE) return on_fd_limit();
+      if (error == asio::error::no_buffer_space || error == asio::error::no_memory) {
+        ++ctx_.counters.accept_errors;
+        return back_off();
       }
       ++ctx_.counters.accept_errors;
       accept_next();
@@ -161,13 +162,16 @@ class AsioEchoServer {
   // what is pending, then wait until the listener is readable again before accepting.
   void on_fd_limit() {
     ++ctx_.counters.fd_limit_hits;
-    if (const auto dropped = ctx_.reserve.drop_pending(acceptor_.native_handle())) {
-      ctx_.counters.refused_fd_limit += *dropped;
-      acceptor_.async_wait(tcp::acceptor::wait_read, [this](const error_code& error) {
-        if (!error) accept_next();
-      });
-      return;
-    }
+    const auto dropped = ctx_.reserve.drop_pending(acceptor_.native_handle());
+    if (!dropped) return back_off();
+    ctx_.counters.refused_fd_limit += dropped->count;
+    if (!dropped->drained) return asio::post(io_, [this] { accept_next(); });
+    acceptor_.async_wait(tcp::acceptor::wait_read, [this](const error_code& error) {
+      if (!error) accept_next();
+    });
+  }
+
+  void back_off() {
     backoff_.expires_after(std::chrono::milliseconds(100));
     backoff_.async_wait([this](const error_code& error) {
       if (!error) accept_next();

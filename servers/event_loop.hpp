@@ -49,6 +49,7 @@ class EventLoop {
   struct Connection {
     bool open = false;
     bool peer_closed = false;
+    bool carried = false;  // already on carried_: one turn per round, however many edges
     std::uint32_t interest = kNoInterest;
     ByteQueue pending;
   };
@@ -86,6 +87,9 @@ class EventLoop {
           continue;
         case AcceptOutcome::kFdLimit:
           return on_fd_limit();
+        case AcceptOutcome::kOutOfMemory:
+          ++counters_.accept_errors;
+          return pause_accepting();
         case AcceptOutcome::kAccepted:
           break;
       }
@@ -116,11 +120,16 @@ class EventLoop {
 
   void on_fd_limit() {
     ++counters_.fd_limit_hits;
-    if (const auto dropped = ctx_.reserve.drop_pending(listen_fd_)) {
-      counters_.refused_fd_limit += *dropped;
-      return;
-    }
-    poller_.modify(listen_fd_, kNoInterest);  // no reserve left: stop looking for a while
+    const auto dropped = ctx_.reserve.drop_pending(listen_fd_);
+    if (!dropped) return pause_accepting();  // no reserve left: stop looking for a while
+    counters_.refused_fd_limit += dropped->count;
+    // accept() fails with EMFILE even on an empty backlog, so carry over only a backlog that the
+    // per-call bound left behind, or edge-triggered would spin on EMFILE.
+    if constexpr (P::kEdgeTriggered) listener_carried_ |= !dropped->drained;
+  }
+
+  void pause_accepting() {
+    poller_.modify(listen_fd_, kNoInterest);
     accept_resume_at_ = Clock::now() + kAcceptBackoff;
     accept_paused_ = true;
   }
@@ -139,7 +148,8 @@ class EventLoop {
         if (!echo(fd, c, static_cast<std::size_t>(n))) return;
         if constexpr (!P::kEdgeTriggered) return;  // level-triggered: asked again next wait
         if (++reads == kMaxReadsPerEvent) {
-          carried_.push_back(fd);
+          if (!c.carried) carried_.push_back(fd);
+          c.carried = true;
           ++counters_.carried_over;
           return;
         }
@@ -248,6 +258,7 @@ class EventLoop {
     carrying_.swap(carried_);
     for (const int fd : carrying_) {
       Connection& connection = connections_[fd];
+      connection.carried = false;
       if (!connection.open) continue;  // closed since; a reused number just reads EAGAIN
       read_and_echo(fd, connection);
       if (connection.open) update_interest(fd, connection);

@@ -62,9 +62,10 @@ Accepted accept_connection(int listen_fd) {
         return {AcceptOutcome::kDrained};
       case EMFILE:
       case ENFILE:
-      case ENOBUFS:  // out of socket memory: same remedy as the fd limit, back off
-      case ENOMEM:
         return {AcceptOutcome::kFdLimit};
+      case ENOBUFS:
+      case ENOMEM:
+        return {AcceptOutcome::kOutOfMemory};
       default:  // ECONNABORTED, EPROTO, ENETDOWN...: the next connection may be fine
         return {AcceptOutcome::kTransient};
     }
@@ -84,17 +85,20 @@ void ReserveFd::reacquire() {
   if (fd_ < 0) fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
 }
 
-std::optional<std::size_t> ReserveFd::drop_pending(int listen_fd) {
+std::optional<ReserveFd::Dropped> ReserveFd::drop_pending(int listen_fd) {
   reacquire();
   if (fd_ < 0) return std::nullopt;
   release();
-  std::size_t dropped = 0;
-  for (;;) {
+  Dropped dropped;
+  for (std::size_t attempts = 0; attempts < kMaxDropsPerCall; ++attempts) {
     const int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
-    if (fd < 0 && errno == EINTR) continue;
-    if (fd < 0) break;
-    ::close(fd);
-    ++dropped;
+    if (fd >= 0) {
+      ::close(fd);
+      ++dropped.count;
+    } else if (errno != EINTR && errno != ECONNABORTED && errno != EPROTO) {
+      dropped.drained = true;  // EAGAIN, or an error the next readiness event will repeat
+      break;
+    }
   }
   reacquire();
   return dropped;

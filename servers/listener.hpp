@@ -27,7 +27,13 @@ class Listener {
   std::uint16_t port_ = 0;
 };
 
-enum class AcceptOutcome { kAccepted, kDrained, kFdLimit, kTransient };
+enum class AcceptOutcome {
+  kAccepted,
+  kDrained,      // nothing pending (EAGAIN)
+  kFdLimit,      // EMFILE / ENFILE: drop pending connections with the reserve descriptor
+  kOutOfMemory,  // ENOBUFS / ENOMEM: keep them waiting and back off
+  kTransient,    // ECONNABORTED, EPROTO, ...: the next one may be fine
+};
 
 struct Accepted {
   AcceptOutcome outcome;
@@ -45,9 +51,15 @@ class ReserveFd {
   ReserveFd& operator=(const ReserveFd&) = delete;
   ~ReserveFd();
 
-  // Accepts and closes every pending connection. nullopt when no reserve could be held (the
-  // caller must back off instead).
-  std::optional<std::size_t> drop_pending(int listen_fd);
+  struct Dropped {
+    std::size_t count = 0;
+    bool drained = false;  // false: stopped at the per-call bound with more pending
+  };
+  // Accepts and closes pending connections, at most kMaxDropsPerCall so a connect flood cannot
+  // starve the connections being served. nullopt when no reserve could be held (the caller must
+  // back off instead).
+  std::optional<Dropped> drop_pending(int listen_fd);
+  static constexpr std::size_t kMaxDropsPerCall = 256;
 
   // Runs `work` with the reserve released, so that it can open one descriptor (a stats file)
   // even when the process is at its fd limit.

@@ -16,8 +16,8 @@
 
 namespace {
 
-using muxbench::ServerConfig;
 using muxbench::kExitUsage;
+using muxbench::ServerConfig;
 using muxbench::UsageError;
 
 std::string backend_help() {

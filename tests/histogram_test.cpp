@@ -67,6 +67,15 @@ TEST(LatencyHistogram, AdversarialBucketEdgesAndBimodalOutliers) {
   expect_within_a_thousandth(samples);
 }
 
+TEST(LatencyHistogram, NearestRankIsExactWhereDoublesRoundUp) {
+  EXPECT_EQ(LatencyHistogram::nearest_rank(99.9, 1000), 999u);  // 99.9/100*1000 = 999.0000000000001
+  EXPECT_EQ(LatencyHistogram::nearest_rank(50, 3), 2u);
+  EXPECT_EQ(LatencyHistogram::nearest_rank(99.99, 10'000), 9'999u);
+  LatencyHistogram histogram;
+  for (std::uint64_t v = 1; v <= 1000; ++v) histogram.record(v);
+  EXPECT_EQ(histogram.percentile(99.9), 999u);
+}
+
 TEST(LatencyHistogram, SingleValueAndEmpty) {
   LatencyHistogram empty;
   EXPECT_EQ(empty.percentile(99), 0u);
