@@ -102,7 +102,7 @@ FdPairs::~FdPairs() {
 
 ReadySet::ReadySet(const FdPairs& pairs, std::size_t n, std::size_t ready) {
   for (std::size_t k = 0; k < ready; ++k) {
-    const std::size_t i = k * n / ready;
+    const std::size_t i = n - ready + k;
     const char byte = 'r';
     if (::write(pairs.peer(i), &byte, 1) != 1) throw_errno("write");
     ready_.push_back(pairs.watched(n)[i]);

@@ -293,7 +293,12 @@ int main(int argc, char** argv) {
                limit.soft, kFewestPairs);
     return 2;
   }
-  benchmark::RunSpecifiedBenchmarks();
+  const std::size_t ran = benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
+  if (ran == 0) {
+    fmt::print(stderr,
+               "wait-bench: no benchmark matches the filter (see --benchmark_list_tests)\n");
+    return 2;
+  }
   return 0;
 }

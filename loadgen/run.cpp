@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -40,6 +41,15 @@ std::int64_t monotonic_ns() {
   timespec now;
   ::clock_gettime(CLOCK_MONOTONIC, &now);
   return now.tv_sec * 1'000'000'000LL + now.tv_nsec;
+}
+
+double process_cpu_seconds() {
+  rusage usage{};
+  ::getrusage(RUSAGE_SELF, &usage);
+  const auto seconds = [](const timeval& tv) {
+    return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6;
+  };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
 }
 
 void sleep_until(std::int64_t deadline_ns) {
@@ -164,6 +174,7 @@ void write_outputs(const LoadgenConfig& config, const nlohmann::json& report,
 int run_loadgen(const LoadgenConfig& config) {
   const FdLimit limit = raise_fd_limit_to_hard();
   refuse_beyond_limits(config, limit);
+  const double cpu_at_start = process_cpu_seconds();
 
   struct sigaction action {};
   action.sa_handler = on_stop_signal;
@@ -298,10 +309,13 @@ int run_loadgen(const LoadgenConfig& config) {
       last_received = total_received;
       last_tick = now;
     }
-    // Wake at the next window edge or progress tick, and at least every 100 ms for Ctrl-C.
-    std::int64_t wake = std::min(now + 100'000'000, last_tick + 1'000'000'000);
-    wake = std::min(wake, signalled_start ? schedule.measure_end_ns : schedule.measure_start_ns);
-    sleep_until(wake);
+    // Wake at the next window edge or progress tick, and at least every 100 ms for Ctrl-C. Never
+    // in the past: a main thread that spins steals the worker's CPU.
+    std::int64_t wake = std::min(now + 100'000'000, signalled_start || !config.signal_pid
+                                                        ? schedule.measure_end_ns
+                                                        : schedule.measure_start_ns);
+    if (progress.enabled()) wake = std::min(wake, last_tick + 1'000'000'000);
+    sleep_until(std::max(wake, now + 1'000'000));
   }
   for (auto& thread : running) thread.join();
   progress.done();
@@ -383,6 +397,7 @@ int run_loadgen(const LoadgenConfig& config) {
       {"max_in_flight_per_connection", sum.max_in_flight},
       {"bound", bound},
       {"fell_behind", fell_behind},
+      {"process_cpu_s", process_cpu_seconds() - cpu_at_start},  // all threads, whole run
       {"bound_rule", config.busy_poll
                          ? "more than 90% of busy-poll spins found work"
                          : "the generator's threads kept one CPU busy more than 90% of the window "

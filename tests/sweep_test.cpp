@@ -1,0 +1,189 @@
+// sweep end to end: a tiny grid, interrupt + resume, a failing server, usage errors.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "common/subprocess.hpp"
+#include "tests/support/echo_server_process.hpp"
+
+namespace muxbench::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+const std::vector<std::string> kTinyGrid = {
+    "--backends",     "poll,epoll-lt",
+    "--idle",         "0,20",
+    "--duration",     "300ms",
+    "--warmup",       "100ms",
+    "--micro-filter", "^(poll|epoll_lt)/socketpair/ready:1/fds:(16|64)/"};
+
+std::vector<std::string> sweep_args(const fs::path& out, std::vector<std::string> extra) {
+  std::vector<std::string> argv = {MUXBENCH_SWEEP, "--out", out.string()};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  return argv;
+}
+
+nlohmann::json read_json(const fs::path& path) {
+  std::ifstream in(path);
+  return nlohmann::json::parse(in, nullptr, false);
+}
+
+std::vector<std::string> lines_of(const fs::path& path) {
+  std::ifstream in(path);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+TEST(Sweep, TinyGridWritesEveryOutputAndCharts) {
+  TempDir dir;
+  const auto out = dir.path() / "run";
+  const auto result = run_command(sweep_args(out, kTinyGrid), 120s);
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  for (const char* file :
+       {"env.json", "sweep.json", "sweep.csv", "micro.json", "micro.csv", "micro_table.md",
+        "summary.md", "throughput.png", "throughput.svg", "cpu_per_message.png",
+        "events_per_wait.png", "latency-open-split-busy.png", "wait_cost.png"}) {
+    ASSERT_TRUE(fs::exists(out / file)) << file << "\n" << result.err;
+    EXPECT_GT(fs::file_size(out / file), 100u) << file;
+  }
+  const auto sweep = read_json(out / "sweep.json");
+  ASSERT_TRUE(sweep.is_object());
+  EXPECT_EQ(sweep["schema_version"], 1);
+  EXPECT_EQ(sweep["kind"], "sweep");
+  EXPECT_EQ(sweep["status"], "completed");
+  EXPECT_EQ(sweep["points"].size(), 8u);  // 2 backends x 2 idle counts x 2 series
+  for (const auto& point : sweep["points"]) {
+    EXPECT_EQ(point["status"], "ok") << point.dump();
+    EXPECT_TRUE(point["server"]["cpu_us_per_msg"].is_number()) << point["id"];
+    EXPECT_EQ(point["errors"], 0);
+    EXPECT_EQ(point["idle_alive"], point["idle"]);
+  }
+  EXPECT_FALSE(sweep["aggregates"].empty());
+  EXPECT_TRUE(sweep["environment"].contains("kernel"));
+
+  const auto csv = lines_of(out / "sweep.csv");
+  ASSERT_EQ(csv.size(), 9u);
+  const auto columns = std::count(csv[0].begin(), csv[0].end(), ',');
+  for (const auto& line : csv)
+    EXPECT_EQ(std::count(line.begin(), line.end(), ','), columns) << line;
+
+  std::stringstream summary;
+  summary << std::ifstream(out / "summary.md").rdbuf();
+  EXPECT_NE(summary.str().find("## What one more registered descriptor costs"), std::string::npos);
+  EXPECT_NE(summary.str().find("## Where epoll overtakes"), std::string::npos);
+
+  EXPECT_TRUE(fs::is_symlink(dir.path() / "latest"));
+  EXPECT_EQ(fs::read_symlink(dir.path() / "latest"), fs::path("run"));
+}
+
+TEST(Sweep, InterruptedThenResumedGivesTheSameSetOfPoints) {
+  TempDir dir;
+  const auto out = dir.path() / "run";
+  const std::vector<std::string> grid = {"--backends", "poll,epoll-lt", "--idle",         "0,10,20",
+                                         "--series",   "closed-split",  "--duration",     "400ms",
+                                         "--warmup",   "100ms",         "--micro-filter", "none",
+                                         "--no-plots"};
+  SpawnOptions quiet;
+  quiet.capture_stderr = true;
+  auto sweep = Subprocess::spawn(sweep_args(out, grid), quiet);
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    const auto partial = read_json(out / "sweep.json");
+    if (partial.is_object() && partial["points"].size() >= 2) break;
+    std::this_thread::sleep_for(20ms);
+  }
+  sweep.send_signal(SIGINT);
+  ASSERT_EQ(sweep.wait(60s), 130);
+  const auto interrupted = read_json(out / "sweep.json");
+  ASSERT_TRUE(interrupted.is_object());
+  EXPECT_EQ(interrupted["status"], "interrupted");
+  EXPECT_LT(interrupted["points"].size(), 6u);
+
+  const auto resumed = run_command({MUXBENCH_SWEEP, "--resume", out.string()}, 120s);
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  const auto done = read_json(out / "sweep.json");
+  EXPECT_EQ(done["status"], "completed");
+  std::multiset<std::string> ids;
+  for (const auto& point : done["points"]) ids.insert(point["id"].get<std::string>());
+  std::multiset<std::string> expected;
+  for (const char* backend : {"poll", "epoll-lt"}) {
+    for (const char* idle : {"0", "10", "20"}) {
+      expected.insert(std::string("closed-split__") + backend + "__idle" + idle + "__r1");
+    }
+  }
+  EXPECT_EQ(ids, expected);
+  EXPECT_EQ(done["resumed_utc"].size(), 1u);
+}
+
+TEST(Sweep, AFailingPointIsRecordedAndTheSweepGoesOn) {
+  TempDir dir;
+  // A server that dies at once for poll and works for epoll-lt.
+  const auto wrapper = dir.path() / "flaky-echo-server";
+  std::ofstream(wrapper) << "#!/bin/sh\n[ \"$2\" = poll ] && exit 3\nexec " << echo_server_path()
+                         << " \"$@\"\n";
+  fs::permissions(wrapper, fs::perms::owner_all);
+  const auto out = dir.path() / "run";
+  auto args = kTinyGrid;
+  args.insert(args.end(),
+              {"--series", "closed-split", "--echo-server", wrapper.string(), "--no-plots"});
+  const auto result = run_command(sweep_args(out, args), 120s);
+  EXPECT_EQ(result.exit_code, 1) << result.err;
+  const auto sweep = read_json(out / "sweep.json");
+  ASSERT_TRUE(sweep.is_object());
+  EXPECT_EQ(sweep["status"], "completed_with_failures");
+  ASSERT_EQ(sweep["points"].size(), 4u);
+  for (const auto& point : sweep["points"]) {
+    if (point["backend"] == "poll") {
+      EXPECT_EQ(point["status"], "failed");
+      EXPECT_NE(point["reason"].get<std::string>().find("did not start"), std::string::npos);
+    } else {
+      EXPECT_EQ(point["status"], "ok") << point.dump();
+    }
+  }
+}
+
+TEST(Sweep, SelectBeyondFdSetSizeIsRecordedUnsupportedNotRun) {
+  TempDir dir;
+  const auto out = dir.path() / "run";
+  const auto result =
+      run_command(sweep_args(out, {"--backends", "select", "--idle", "0,1500", "--series",
+                                   "closed-split", "--duration", "200ms", "--warmup", "50ms",
+                                   "--micro-filter", "none", "--no-plots"}),
+                  60s);
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  const auto sweep = read_json(out / "sweep.json");
+  ASSERT_EQ(sweep["points"].size(), 2u);
+  EXPECT_EQ(sweep["points"][0]["status"], "ok");
+  EXPECT_EQ(sweep["points"][1]["status"], "unsupported");
+  EXPECT_NE(sweep["points"][1]["reason"].get<std::string>().find("FD_SETSIZE"), std::string::npos);
+}
+
+void expect_usage_error(std::vector<std::string> args, const std::string& mentions) {
+  args.insert(args.begin(), MUXBENCH_SWEEP);
+  const auto result = run_command(args, 30s);
+  EXPECT_EQ(result.exit_code, 2) << result.err;
+  EXPECT_EQ(std::count(result.err.begin(), result.err.end(), '\n'), 1) << result.err;
+  EXPECT_NE(result.err.find(mentions), std::string::npos) << result.err;
+}
+
+TEST(SweepUsage, BadOptionsExitWithTwo) {
+  TempDir dir;
+  expect_usage_error({"--backends", "kqueue", "--out", (dir.path() / "a").string()}, "kqueue");
+  expect_usage_error({"--idle", "5000000", "--out", (dir.path() / "b").string()}, "fd limit");
+  expect_usage_error({"--resume", dir.path().string()}, "no sweep.json");
+  expect_usage_error({"--quick", "--full"}, "excludes");
+  expect_usage_error({"--series", "sideways", "--out", (dir.path() / "c").string()}, "sideways");
+  expect_usage_error({"--duration", "forever", "--out", (dir.path() / "d").string()}, "--duration");
+}
+
+}  // namespace
+}  // namespace muxbench::testing
