@@ -4,6 +4,8 @@
 
 #include <vector>
 
+#include "common/csv.hpp"
+
 namespace muxbench {
 namespace {
 
@@ -56,23 +58,6 @@ const std::vector<Column>& columns() {
       {"generator_work_share", P("/generator/work_share")},
   };
   return all;
-}
-
-std::string csv_cell(const nlohmann::json& value) {
-  if (value.is_null()) return "";
-  if (value.is_string()) {
-    const auto text = value.get<std::string>();
-    if (text.find_first_of(",\"\n") == std::string::npos) return text;
-    std::string quoted = "\"";
-    for (const char c : text) {
-      quoted.push_back(c);
-      if (c == '"') quoted.push_back('"');
-    }
-    quoted.push_back('"');
-    return quoted;
-  }
-  if (value.is_boolean()) return value.get<bool>() ? "true" : "false";
-  return value.dump();
 }
 
 std::string microseconds(const nlohmann::json& ns) {

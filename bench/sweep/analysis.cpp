@@ -9,6 +9,8 @@
 #include <set>
 #include <tuple>
 
+#include "common/csv.hpp"
+
 namespace muxbench {
 namespace {
 
@@ -36,22 +38,6 @@ std::optional<double> at(const Json& record, const std::string& pointer) {
   const Json::json_pointer p(pointer);
   if (!record.contains(p) || !record.at(p).is_number()) return std::nullopt;
   return record.at(p).get<double>();
-}
-
-std::string csv_cell(const Json& value) {
-  if (value.is_null()) return "";
-  if (value.is_string()) {
-    std::string text = value.get<std::string>();
-    if (text.find_first_of(",\"\n") == std::string::npos) return text;
-    std::string quoted = "\"";
-    for (const char c : text) {
-      quoted.push_back(c);
-      if (c == '"') quoted.push_back('"');
-    }
-    quoted.push_back('"');
-    return quoted;
-  }
-  return value.dump();
 }
 
 struct Aggregates {

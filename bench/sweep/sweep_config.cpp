@@ -109,7 +109,7 @@ SweepConfig default_config(bool full, std::uint64_t fd_limit, const std::vector<
     c.duration = std::chrono::seconds(3);
     c.warmup = std::chrono::seconds(1);
     c.repeats = 3;
-    c.micro_min_time = 0.2;
+    c.micro_min_time = 0.1;
     c.micro_repetitions = 3;
   } else {
     c.micro_filter =
