@@ -106,6 +106,15 @@ ReadySet::ReadySet(const FdPairs& pairs, std::size_t n, std::size_t ready) {
     const char byte = 'r';
     if (::write(pairs.peer(i), &byte, 1) != 1) throw_errno("write");
     ready_.push_back(pairs.watched(n)[i]);
+    peers_.push_back(pairs.peer(i));
+  }
+}
+
+void ReadySet::retrigger() const {
+  char byte;
+  for (std::size_t k = 0; k < ready_.size(); ++k) {
+    if (::read(ready_[k], &byte, 1) != 1 || ::write(peers_[k], &byte, 1) != 1)
+      throw_errno("retrigger");
   }
 }
 

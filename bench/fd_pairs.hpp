@@ -45,9 +45,13 @@ class ReadySet {
   ReadySet& operator=(const ReadySet&) = delete;
   ~ReadySet();
   std::span<const int> fds() const { return ready_; }
+  // Reads each ready descriptor's byte and has its peer send a new one: a fresh wake-up for
+  // mechanisms that report wake-ups rather than states (io_uring's multishot poll).
+  void retrigger() const;
 
  private:
   std::vector<int> ready_;
+  std::vector<int> peers_;
 };
 
 // The largest pair count whose descriptors (two per pair, plus some spare) fit under the soft

@@ -93,9 +93,9 @@ void wait_call(benchmark::State& state, FdKind kind, std::size_t ready, const Op
   Waiter waiter(watched);
   double total_ns = 0;
   for (auto _ : state) {
-    if constexpr (!TimePrepare) waiter.prepare(ready_set.fds());
+    if constexpr (!TimePrepare) waiter.prepare(ready_set);
     const std::int64_t start = now_ns();
-    if constexpr (TimePrepare) waiter.prepare(ready_set.fds());
+    if constexpr (TimePrepare) waiter.prepare(ready_set);
     const int got = waiter.wait(ready == 0);
     const std::int64_t elapsed = now_ns() - start;
     if (got != static_cast<int>(ready)) {
@@ -199,6 +199,7 @@ bool register_all(const Options& options) {
     register_wait_family<EpollWaiter<true>>("epoll_et", kind, pairs, benchmark::o1, options);
     register_wait_family<EpollWaiter<true>, true>("epoll_et_rearm", kind, pairs, benchmark::o1,
                                                   options);
+    register_wait_family<UringPollWaiter>("uring_poll", kind, pairs, benchmark::o1, options);
     for (const auto& [operation, label] :
          {std::pair{CtlOperation::kAdd, "add"}, std::pair{CtlOperation::kModify, "mod"},
           std::pair{CtlOperation::kDelete, "del"}}) {
@@ -229,7 +230,8 @@ constexpr const char* kUsage =
     R"(wait-bench: the cost of one select/poll/epoll_wait call vs the number of registered fds.
 
 Benchmarks are named <backend>/<fd kind>/ready:<K>/fds:<N>:
-  backend   select, poll, epoll_lt, epoll_et (re-armed untimed), epoll_et_rearm (re-arm timed)
+  backend   select, poll, epoll_lt, epoll_et (re-armed untimed), epoll_et_rearm (re-arm timed),
+            uring_poll (io_uring multishot poll; a new wake-up made untimed before each call)
   fd kind   socketpair, tcp (loopback connections)
   K         ready descriptors per call (0 uses a zero timeout)
   N         registered descriptors, powers of two from 16 to what the fd limit allows,

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <liburing.h>
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/select.h>
@@ -10,11 +11,14 @@
 #include <system_error>
 #include <vector>
 
+#include "bench/fd_pairs.hpp"
+
 namespace muxbench {
 
 // One readiness wait with a fixed set of watched descriptors, the way a server calls it. Each
 // `wait` returns the number of ready descriptors; `prepare` does the per-call work that is not
-// the wait itself (select's fd_set copy, epoll ET's re-arm), so a benchmark can leave it untimed.
+// the wait itself (select's fd_set copy, epoll ET's re-arm, a new wake-up for io_uring), so a
+// benchmark can leave it untimed.
 
 class SelectWaiter {
  public:
@@ -27,7 +31,7 @@ class SelectWaiter {
       nfds_ = std::max(nfds_, fd + 1);
     }
   }
-  void prepare(std::span<const int>) { readable_ = interest_; }
+  void prepare(const ReadySet&) { readable_ = interest_; }
   int wait(bool zero_timeout) {
     timeval zero{0, 0};
     return ::select(nfds_, &readable_, nullptr, nullptr, zero_timeout ? &zero : nullptr);
@@ -45,7 +49,7 @@ class PollWaiter {
   explicit PollWaiter(std::span<const int> fds) {
     for (const int fd : fds) entries_.push_back({fd, POLLIN, 0});
   }
-  void prepare(std::span<const int>) {}
+  void prepare(const ReadySet&) {}
   int wait(bool zero_timeout) {
     return ::poll(entries_.data(), entries_.size(), zero_timeout ? 0 : -1);
   }
@@ -69,9 +73,9 @@ class EpollWaiter {
 
   // Edge-triggered reports a ready descriptor once per edge; EPOLL_CTL_MOD re-arms it (the kernel
   // checks readiness again), as a handler that leaves data unread must.
-  void prepare(std::span<const int> ready) {
+  void prepare(const ReadySet& ready) {
     if constexpr (EdgeTriggered) {
-      for (const int fd : ready) control(EPOLL_CTL_MOD, fd);
+      for (const int fd : ready.fds()) control(EPOLL_CTL_MOD, fd);
     }
   }
   int wait(bool zero_timeout) {
@@ -90,6 +94,68 @@ class EpollWaiter {
  private:
   int epoll_fd_;
   std::vector<epoll_event> events_;
+};
+
+// io_uring as a readiness mechanism: a multishot POLL_ADD armed once per descriptor, like an
+// epoll registration. It reports wake-ups, so `prepare` makes a new one on each ready descriptor
+// (untimed). With DEFER_TASKRUN the kernel checks the woken descriptors and posts the completions
+// inside the timed io_uring_enter, as epoll_wait polls its ready descriptors inside its call.
+// K = 0: an io_uring_enter that finds nothing.
+class UringPollWaiter {
+ public:
+  static constexpr std::string_view kName = "uring_poll";
+  explicit UringPollWaiter(std::span<const int> fds) {
+    io_uring_params params{};
+    params.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+    int result = io_uring_queue_init_params(4096, &ring_, &params);
+    if (result == -EINVAL) result = io_uring_queue_init(4096, &ring_, 0);  // kernel < 6.1
+    if (result < 0)
+      throw std::system_error(-result, std::generic_category(), "io_uring_queue_init");
+    for (const int fd : fds) {
+      io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+      if (sqe == nullptr) {
+        io_uring_submit(&ring_);
+        sqe = io_uring_get_sqe(&ring_);
+      }
+      io_uring_prep_poll_multishot(sqe, fd, POLLIN);
+      io_uring_sqe_set_data64(sqe, static_cast<std::uint64_t>(fd));
+    }
+    io_uring_submit(&ring_);
+    io_uring_get_events(&ring_);
+    reap();  // the already-ready descriptors complete at once
+  }
+  UringPollWaiter(const UringPollWaiter&) = delete;
+  UringPollWaiter& operator=(const UringPollWaiter&) = delete;
+  ~UringPollWaiter() { io_uring_queue_exit(&ring_); }
+
+  void prepare(const ReadySet& ready) {
+    ready.retrigger();
+    expected_ = static_cast<unsigned>(ready.fds().size());
+  }
+  int wait(bool zero_timeout) {
+    if (zero_timeout) {
+      // io_uring_enter(GETEVENTS) that waits for nothing; one enter runs a bounded number of
+      // deferred completions (20 on 6.x), so enter again while more keep appearing.
+      unsigned before;
+      do {
+        before = io_uring_cq_ready(&ring_);
+        io_uring_get_events(&ring_);
+      } while (io_uring_cq_ready(&ring_) > before);
+    } else {
+      io_uring_submit_and_wait(&ring_, expected_);
+    }
+    return static_cast<int>(reap());
+  }
+
+ private:
+  unsigned reap() {
+    const unsigned ready = io_uring_cq_ready(&ring_);
+    io_uring_cq_advance(&ring_, ready);
+    return ready;
+  }
+
+  io_uring ring_{};
+  unsigned expected_ = 1;
 };
 
 }  // namespace muxbench

@@ -7,6 +7,8 @@
 #include "servers/event_loop.hpp"
 #include "servers/poll_poller.hpp"
 #include "servers/select_poller.hpp"
+#include "servers/uring_poller.hpp"
+#include "servers/uring_server.hpp"
 
 namespace muxbench {
 namespace {
@@ -27,6 +29,10 @@ constexpr Backend kBackends[] = {
      &run_event_loop<EpollPoller<true>>},
     {"asio", "Boost.Asio io_context, one thread, completion handlers (epoll underneath)",
      &run_asio_server},
+    {"uring-poll", "io_uring multishot POLL_ADD as the readiness mechanism (edge-triggered)",
+     &run_event_loop<UringPoller>},
+    {"uring", "io_uring completion model: multishot accept, recv from provided buffers, send",
+     &run_uring_server},
 };
 
 }  // namespace

@@ -63,6 +63,7 @@ nlohmann::json stats_snapshot(const ServerCounters& c, const ServerConfig& confi
         {"interest_changes", c.interest_changes},
         {"stale_events", c.stale_events},
         {"carried_over", c.carried_over},
+        {"submissions", c.submissions},
         {"accepts", c.accepts},
         {"refused_fd_setsize", c.refused_fd_setsize},
         {"refused_fd_limit", c.refused_fd_limit},

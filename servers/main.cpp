@@ -13,6 +13,7 @@
 #include "servers/backends.hpp"
 #include "servers/listener.hpp"
 #include "servers/server_context.hpp"
+#include "servers/uring_ring.hpp"
 
 namespace {
 
@@ -69,7 +70,9 @@ int main(int argc, char** argv) {
   CLI::App app{
       "A TCP echo server whose backends differ only in how they wait for readiness.\n"
       "Prints 'listening ADDRESS:PORT' on stdout once it accepts connections.\n"
-      "SIGUSR1 writes a stats snapshot; SIGINT/SIGTERM stop it and write the last one.",
+      "SIGUSR1 writes a stats snapshot; SIGINT/SIGTERM stop it and write the last one.\n"
+      "Exit code: 0 stopped by a signal, 1 fatal error, 2 bad usage, 4 the backend is "
+      "unsupported here (io_uring unavailable).",
       "echo-server"};
   std::vector<std::string> names;
   for (const auto& backend : muxbench::backends()) names.emplace_back(backend.name);
@@ -110,6 +113,10 @@ int main(int argc, char** argv) {
   } catch (const UsageError& error) {
     fmt::print(stderr, "echo-server: {}\n", error.what());
     return kExitUsage;
+  } catch (const muxbench::UringUnavailable& error) {
+    fmt::print(stderr, "echo-server: backend {} is unsupported here: {}\n", config.backend,
+               error.what());
+    return muxbench::kExitUnsupported;
   } catch (const std::exception& error) {
     fmt::print(stderr, "echo-server: fatal: {}\n", error.what());
     return 1;

@@ -161,9 +161,9 @@ TEST_P(EchoServerTest, StatsSnapshotHasTheDocumentedFields) {
   EXPECT_EQ(stats["reason"], "signal");
   for (const char* key :
        {"wait_calls", "events", "fds_passed", "interest_changes", "stale_events", "carried_over",
-        "accepts", "refused_fd_setsize", "refused_fd_limit", "fd_limit_hits", "accept_errors",
-        "closes_eof", "closes_reset", "closes_error", "half_closes", "bytes_in", "bytes_out",
-        "backpressure_pauses"}) {
+        "submissions", "accepts", "refused_fd_setsize", "refused_fd_limit", "fd_limit_hits",
+        "accept_errors", "closes_eof", "closes_reset", "closes_error", "half_closes", "bytes_in",
+        "bytes_out", "backpressure_pauses"}) {
     EXPECT_TRUE(stats["counters"].contains(key)) << key;
   }
   for (const char* key : {"open_connections", "pending_bytes", "max_connection_pending"}) {

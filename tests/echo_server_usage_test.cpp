@@ -54,7 +54,8 @@ TEST(EchoServerUsage, PortAlreadyInUse) {
 TEST(EchoServerUsage, HelpListsEveryBackendAndExitsZero) {
   const auto result = run_command({echo_server_path(), "--help"}, 10s);
   ASSERT_EQ(result.exit_code, 0);
-  for (const char* backend : {"select", "poll", "epoll-lt", "epoll-et", "asio"}) {
+  for (const char* backend :
+       {"select", "poll", "epoll-lt", "epoll-et", "asio", "uring-poll", "uring"}) {
     EXPECT_NE(result.out.find(backend), std::string::npos) << backend;
   }
 }

@@ -48,7 +48,7 @@ void expect_ready_counts(FdKind kind) {
     ReadySet set(pairs, 64, ready);
     Waiter waiter(pairs.watched(64));
     for (int repeat = 0; repeat < 3; ++repeat) {  // the ready set stays ready between calls
-      waiter.prepare(set.fds());
+      waiter.prepare(set);
       EXPECT_EQ(waiter.wait(/*zero_timeout=*/true), static_cast<int>(ready))
           << Waiter::kName << " ready=" << ready << " repeat=" << repeat;
     }
@@ -60,6 +60,7 @@ TEST_P(WaitBenchFixture, EveryWaiterReturnsExactlyTheReadyCount) {
   expect_ready_counts<PollWaiter>(GetParam());
   expect_ready_counts<EpollWaiter<false>>(GetParam());
   expect_ready_counts<EpollWaiter<true>>(GetParam());
+  expect_ready_counts<UringPollWaiter>(GetParam());
 }
 
 TEST_P(WaitBenchFixture, EdgeTriggeredReportsOncePerEdgeUnlessReArmed) {
@@ -71,7 +72,7 @@ TEST_P(WaitBenchFixture, EdgeTriggeredReportsOncePerEdgeUnlessReArmed) {
   EXPECT_EQ(edge.wait(true), 0) << "no new edge: the unread data is not reported again";
   EXPECT_EQ(level.wait(true), 3);
   EXPECT_EQ(level.wait(true), 3) << "level-triggered: reported while it stays readable";
-  edge.prepare(set.fds());
+  edge.prepare(set);
   EXPECT_EQ(edge.wait(true), 3) << "EPOLL_CTL_MOD re-arms a still-readable descriptor";
 }
 

@@ -1,0 +1,65 @@
+#pragma once
+
+#include <liburing.h>
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+namespace muxbench {
+
+// io_uring cannot be used here (kernel too old, disabled by sysctl or a sandbox's seccomp filter).
+// echo-server reports it and exits with kExitUnsupported; the sweep records such points as
+// unsupported.
+class UringUnavailable : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+inline constexpr int kExitUnsupported = 4;
+
+// An io_uring instance for one thread. SQEs are queued with sqe() and submitted by the next
+// submit_and_wait(), so a whole batch of work costs one io_uring_enter.
+class UringRing {
+ public:
+  explicit UringRing(unsigned entries);  // throws UringUnavailable
+  UringRing(const UringRing&) = delete;
+  UringRing& operator=(const UringRing&) = delete;
+  ~UringRing() { close(); }
+  // Tears the ring down (cancelling what is in flight) before the owner frees their buffers.
+  void close() {
+    if (open_) io_uring_queue_exit(&ring_);
+    open_ = false;
+  }
+
+  io_uring* get() { return &ring_; }
+
+  // A free SQE; when the submission queue is full the queued ones are submitted first.
+  io_uring_sqe* sqe();
+
+  // Submits what is queued and waits for at least one completion (timeout_ms < 0: no limit).
+  // Returns false when interrupted or timed out.
+  bool submit_and_wait(int timeout_ms);
+
+  // Calls on_completion(const io_uring_cqe&) for every completion available, then marks them
+  // seen; returns how many there were.
+  template <class OnCompletion>
+  unsigned drain(OnCompletion&& on_completion) {
+    unsigned head, count = 0;
+    io_uring_cqe* cqe;
+    io_uring_for_each_cqe(&ring_, head, cqe) {
+      on_completion(*cqe);
+      ++count;
+    }
+    io_uring_cq_advance(&ring_, count);
+    return count;
+  }
+
+  std::uint64_t submitted() const { return submitted_; }  // SQEs handed out by sqe()
+
+ private:
+  io_uring ring_{};
+  bool open_ = true;
+  std::uint64_t submitted_ = 0;
+};
+
+}  // namespace muxbench
