@@ -32,6 +32,9 @@ struct LoadgenConfig {
   std::optional<std::string> csv_path;
   std::optional<std::string> hdr_path;
   std::optional<pid_t> signal_pid;  // gets SIGUSR1 when the window starts and when it ends
+  // Wall-clock time (ns since the epoch) at which the warm-up starts, so that generators on
+  // several hosts measure the same window; nullopt: as soon as the connections are open.
+  std::optional<std::int64_t> start_at_unix_ns;
   bool quiet = false;
 };
 

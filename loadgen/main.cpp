@@ -29,7 +29,7 @@ std::chrono::nanoseconds duration_option(const std::string& name, const std::str
 }
 
 void check_output_directory(const std::string& option, const std::optional<std::string>& path) {
-  if (!path) return;
+  if (!path || *path == "-") return;
   const auto directory = std::filesystem::absolute(*path).parent_path();
   if (!std::filesystem::is_directory(directory)) {
     throw UsageError(fmt::format("{}: directory {} does not exist", option, directory.string()));
@@ -40,6 +40,7 @@ struct RawOptions {
   std::string duration = "5s", warmup = "1s", drain_timeout = "5s", cpus;
   double rate = 0, connect_rate = 0;
   int signal_pid = 0;
+  std::int64_t start_at = 0;
   std::string json, csv, hdr;
 };
 
@@ -56,6 +57,7 @@ void finish(LoadgenConfig& config, const RawOptions& raw) {
   if (raw.rate > 0) config.rate = raw.rate;
   if (raw.connect_rate > 0) config.connect_rate = raw.connect_rate;
   if (raw.signal_pid > 0) config.signal_pid = raw.signal_pid;
+  if (raw.start_at > 0) config.start_at_unix_ns = raw.start_at;
   const bool loopback_target = (ntohl(config.target.sin_addr.s_addr) >> 24) == 127;
   if (config.source_ips_text.empty() && loopback_target) {
     // One source address has ~28k ephemeral ports, and connect() slows down badly once about half
@@ -141,12 +143,19 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_flag("--busy-poll", config.busy_poll,
                "never sleep: spin on a zero-timeout wait (keeps core wake-up time out of latency)");
-  app.add_option("--json", raw.json, "write the full report (JSON) here");
+  app.add_option(
+      "--json", raw.json,
+      "write the full report (JSON) here; '-': on stdout (the summary then goes to stderr)");
   app.add_option("--csv", raw.csv, "write one CSV row (with header) here");
   app.add_option("--hdr", raw.hdr, "write HdrHistogram's percentile distribution text here (us)");
   app.add_option("--signal-pid", raw.signal_pid,
                  "send SIGUSR1 to this process when the window starts and when it ends "
                  "(echo-server then writes a stats snapshot)")
+      ->check(CLI::PositiveNumber);
+  app.add_option(
+         "--start-at", raw.start_at,
+         "begin the warm-up at this wall-clock time (ns since the epoch) once connected, so "
+         "that generators on several hosts share one window (their clocks must agree)")
       ->check(CLI::PositiveNumber);
   app.add_flag("--quiet", config.quiet, "no progress line and no summary");
   try {

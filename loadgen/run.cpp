@@ -147,7 +147,9 @@ nlohmann::json config_json(const LoadgenConfig& c) {
       {"cpus", c.cpus},
       {"cpus_text", cpus},
       {"busy_poll", c.busy_poll},
-      {"signal_pid", c.signal_pid ? nlohmann::json(*c.signal_pid) : nlohmann::json(nullptr)}};
+      {"signal_pid", c.signal_pid ? nlohmann::json(*c.signal_pid) : nlohmann::json(nullptr)},
+      {"start_at_unix_ns",
+       c.start_at_unix_ns ? nlohmann::json(*c.start_at_unix_ns) : nlohmann::json(nullptr)}};
 }
 
 nlohmann::json failures_json(const ConnectOutcome& a, const ConnectOutcome& b) {
@@ -162,7 +164,12 @@ nlohmann::json failures_json(const ConnectOutcome& a, const ConnectOutcome& b) {
 
 void write_outputs(const LoadgenConfig& config, const nlohmann::json& report,
                    const LatencyHistogram& latency) {
-  if (config.json_path) write_file_atomically(*config.json_path, report.dump(2) + "\n");
+  if (config.json_path == "-") {
+    std::fputs((report.dump(2) + "\n").c_str(), stdout);
+    std::fflush(stdout);
+  } else if (config.json_path) {
+    write_file_atomically(*config.json_path, report.dump(2) + "\n");
+  }
   if (config.csv_path) {
     write_file_atomically(*config.csv_path, loadgen_csv_header() + loadgen_csv_row(report));
   }
@@ -259,8 +266,22 @@ int run_loadgen(const LoadgenConfig& config) {
     workers.push_back(std::make_unique<Worker>(std::move(worker_plan)));
   }
   // The clock starts once every worker exists (registering many connections takes time) and
-  // leaves the threads a moment to reach their loops.
-  const std::int64_t start = monotonic_ns() + 20'000'000;
+  // leaves the threads a moment to reach their loops; or at the agreed --start-at time.
+  std::int64_t start = monotonic_ns() + 20'000'000;
+  if (config.start_at_unix_ns) {
+    const std::int64_t wall_now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                      std::chrono::system_clock::now().time_since_epoch())
+                                      .count();
+    const std::int64_t late = wall_now + 20'000'000 - *config.start_at_unix_ns;
+    if (late > 0) {
+      problems.push_back(
+          fmt::format("started {:.1f} ms after --start-at: connecting took longer; "
+                      "this generator's window is late by as much",
+                      static_cast<double>(late) / 1e6));
+    } else {
+      start = monotonic_ns() + (*config.start_at_unix_ns - wall_now);
+    }
+  }
   const Schedule schedule{start, start + config.warmup.count(),
                           start + config.warmup.count() + config.duration.count(),
                           start + total.count() + config.drain_timeout.count()};
@@ -426,7 +447,8 @@ int run_loadgen(const LoadgenConfig& config) {
 
   close_all(idle.fds);
   write_outputs(config, report, latency);
-  if (!config.quiet) fmt::print("{}", loadgen_summary_text(report));
+  if (!config.quiet)
+    fmt::print(config.json_path == "-" ? stderr : stdout, "{}", loadgen_summary_text(report));
   return interrupted ? kExitInterrupted : failed ? 1 : 0;
 }
 

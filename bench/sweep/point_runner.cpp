@@ -6,16 +6,20 @@
 
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "common/atomic_file.hpp"
 #include "common/duration.hpp"
 #include "common/subprocess.hpp"
+#include "loadgen/merge.hpp"
 
 namespace muxbench {
 namespace {
 
 using namespace std::chrono_literals;
 using Json = nlohmann::json;
+
+constexpr int kServerExitUnsupported = 4;  // echo-server: the backend cannot run here
 
 std::string last_line(const std::string& text) {
   std::istringstream lines(text);
@@ -81,24 +85,197 @@ std::optional<int> wait_for(Subprocess& child, std::chrono::milliseconds timeout
   return std::nullopt;
 }
 
+// "sh -c 'exec TEMPLATE'" with the placeholders replaced: the template's program takes the
+// shell's place, so the pid held here is the program's (signals reach echo-server through
+// `ip netns exec`, which execs too).
+std::vector<std::string> shell_command(
+    std::string text, const std::vector<std::pair<std::string, std::string>>& values) {
+  for (const auto& [placeholder, value] : values) {
+    for (auto at = text.find(placeholder); at != std::string::npos;
+         at = text.find(placeholder, at + value.size())) {
+      text.replace(at, placeholder.size(), value);
+    }
+  }
+  return {"/bin/sh", "-c", "exec " + text};
+}
+
+std::string shell_join(const std::vector<std::string>& args) {
+  std::string joined;
+  for (const auto& arg : args) {
+    if (!joined.empty()) joined += ' ';
+    joined += '\'';
+    for (const char c : arg) joined += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    joined += '\'';
+  }
+  return joined;
+}
+
+std::int64_t wall_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// The loadgen options shared by the local and the remote generators.
+std::vector<std::string> load_args(const PointSpec& point, const SweepConfig& config,
+                                   std::uint64_t idle, std::uint64_t active, double rate) {
+  std::vector<std::string> args = {
+      "--idle",   std::to_string(idle),           "--active",   std::to_string(active),
+      "--size",   std::to_string(config.size),    "--duration", format_duration(config.duration),
+      "--warmup", format_duration(config.warmup), "--quiet"};
+  if (point.series.load == "open") {
+    args.insert(args.end(), {"--rate", fmt::format("{}", rate)});
+  } else {
+    args.insert(args.end(), {"--depth", std::to_string(config.depth)});
+  }
+  if (point.series.busy_poll) args.push_back("--busy-poll");
+  return args;
+}
+
+struct GeneratorOutcome {
+  Json report;           // loadgen's report, or the merge of several (null: none)
+  Json exit_codes;       // one per generator (null: did not finish in time)
+  bool finished = true;  // every generator exited on its own
+  std::string error;     // the last stderr line(s)
+};
+
+// One local loadgen, pinned by the placement, that signals the server at its window's edges.
+GeneratorOutcome run_local_generator(const PointSpec& point, const SweepConfig& config,
+                                     const Tools& tools, pid_t server_pid,
+                                     const std::string& target, int generator_cpu,
+                                     const std::filesystem::path& report_path,
+                                     const std::atomic<bool>& stop) {
+  std::vector<std::string> argv = {tools.loadgen,
+                                   "--target",
+                                   target,
+                                   "--cpu",
+                                   std::to_string(generator_cpu),
+                                   "--signal-pid",
+                                   std::to_string(server_pid),
+                                   "--json",
+                                   report_path.string()};
+  const auto args = load_args(point, config, point.idle, config.active, config.rate);
+  argv.insert(argv.end(), args.begin(), args.end());
+  SpawnOptions options;
+  options.capture_stderr = true;
+  auto loadgen = Subprocess::spawn(argv, options);
+  const auto budget = config.warmup + config.duration + std::chrono::seconds(90);
+  const auto code =
+      wait_for(loadgen, std::chrono::duration_cast<std::chrono::milliseconds>(budget), stop);
+  GeneratorOutcome outcome;
+  outcome.exit_codes = code ? Json(*code) : Json(nullptr);
+  outcome.finished = code.has_value();
+  outcome.error = last_line(loadgen.drain_stderr(1s));
+  if (std::ifstream in(report_path); in) outcome.report = Json::parse(in, nullptr, false);
+  if (outcome.report.is_discarded()) outcome.report = nullptr;
+  return outcome;
+}
+
+// Several generators started from their templates, each with its share of the connections and
+// of the rate, all beginning their warm-up at one agreed wall-clock time (--start-at); this
+// process signals the server at the window's edges and merges their reports exactly.
+GeneratorOutcome run_remote_generators(const PointSpec& point, const SweepConfig& config,
+                                       const Tools& tools, Subprocess& server,
+                                       const std::string& target,
+                                       const std::filesystem::path& report_path,
+                                       const std::atomic<bool>& stop) {
+  const std::size_t count = config.generator_commands.size();
+  const std::string port = target.substr(target.rfind(':') + 1);
+  const auto allowance = std::chrono::milliseconds(2000 + (point.idle + config.active) / 10);
+  const std::int64_t start_at = wall_ns() + std::chrono::nanoseconds(allowance).count();
+  std::vector<Subprocess> generators;
+  for (std::size_t g = 0; g < count; ++g) {
+    const auto share = [&](std::uint64_t total) {
+      return total / count + (g < total % count ? 1 : 0);
+    };
+    auto args = load_args(point, config, share(point.idle), share(config.active),
+                          config.rate / static_cast<double>(count));
+    args.insert(args.end(), {"--start-at", std::to_string(start_at), "--json", "-"});
+    SpawnOptions options;
+    options.capture_stderr = true;
+    generators.push_back(Subprocess::spawn(
+        shell_command(
+            config.generator_commands[g],
+            {{"{loadgen}", tools.loadgen}, {"{port}", port}, {"{args}", shell_join(args)}}),
+        options));
+  }
+  const auto signal_at = [&](std::chrono::nanoseconds after_start) {
+    const auto wait = std::chrono::nanoseconds(start_at - wall_ns()) + after_start;
+    if (wait.count() > 0) std::this_thread::sleep_for(wait);
+    server.send_signal(SIGUSR1);
+  };
+  signal_at(config.warmup);
+  signal_at(config.warmup + config.duration);
+
+  GeneratorOutcome outcome;
+  outcome.exit_codes = Json::array();
+  std::vector<Json> reports;
+  for (auto& generator : generators) {
+    std::string out;
+    std::optional<int> code;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+    while (!(code = generator.wait(100ms)) && std::chrono::steady_clock::now() < deadline) {
+      out += generator.drain_stdout(0ms);  // a report larger than the pipe must not block it
+      if (stop.load()) generator.send_signal(SIGINT);
+    }
+    if (!code) {
+      generator.send_signal(SIGKILL);
+      code = generator.wait(5s);
+      outcome.finished = false;
+    }
+    out += generator.drain_stdout(2s);
+    outcome.exit_codes.push_back(code ? Json(*code) : Json(nullptr));
+    const std::string why = last_line(generator.drain_stderr(1s));
+    if (!why.empty()) outcome.error += (outcome.error.empty() ? "" : "; ") + why;
+    auto report = Json::parse(out, nullptr, false);
+    if (!report.is_object()) {
+      outcome.error =
+          fmt::format("generator {} wrote no report: {}", reports.size() + 1, outcome.error);
+      return outcome;
+    }
+    reports.push_back(std::move(report));
+  }
+  outcome.report = merge_reports(reports);
+  write_file_atomically(report_path, outcome.report.dump(1) + "\n");
+  return outcome;
+}
+
+std::vector<Json> stop_and_collect_snapshots(Subprocess& server, std::optional<int>& exit_code) {
+  server.send_signal(SIGTERM);
+  exit_code = server.wait(10s);
+  if (!exit_code) {
+    server.send_signal(SIGKILL);
+    exit_code = server.wait(5s);
+  }
+  std::vector<Json> snapshots;  // one JSON line per SIGUSR1, and one on exit
+  std::istringstream out(server.drain_stdout(2s));
+  for (std::string line; std::getline(out, line);) {
+    auto snapshot = Json::parse(line, nullptr, false);
+    if (snapshot.is_object()) snapshots.push_back(std::move(snapshot));
+  }
+  return snapshots;
+}
+
 }  // namespace
 
 Json run_point(const PointSpec& point, const SweepConfig& config, const Tools& tools,
                const std::filesystem::path& points_dir, const std::atomic<bool>& stop) {
   const bool shared = point.series.placement == "shared";
   const int generator_cpu = shared ? config.server_cpu : config.generator_cpu;
-  Json record = {{"id", point.id},
-                 {"series", point.series.name},
-                 {"load", point.series.load},
-                 {"placement", point.series.placement},
-                 {"busy_poll", point.series.busy_poll},
-                 {"backend", point.backend},
-                 {"idle", point.idle},
-                 {"active", config.active},
-                 {"total_fds", point.idle + config.active},
-                 {"repeat", point.repeat},
-                 {"server_cpu", config.server_cpu},
-                 {"generator_cpu", generator_cpu}};
+  Json record = {
+      {"id", point.id},
+      {"series", point.series.name},
+      {"load", point.series.load},
+      {"placement", point.series.placement},
+      {"busy_poll", point.series.busy_poll},
+      {"backend", point.backend},
+      {"idle", point.idle},
+      {"active", config.active},
+      {"total_fds", point.idle + config.active},
+      {"repeat", point.repeat},
+      {"server_cpu", config.server_cpu},
+      {"generator_cpu", config.generator_commands.empty() ? Json(generator_cpu) : Json(nullptr)},
+      {"generators", std::max<std::size_t>(config.generator_commands.size(), 1)}};
   const auto fail = [&](const std::string& status, const std::string& reason) {
     record["status"] = status;
     record["reason"] = reason;
@@ -110,91 +287,58 @@ Json run_point(const PointSpec& point, const SweepConfig& config, const Tools& t
                                            FD_SETSIZE, point.idle, config.active));
   }
 
+  const std::vector<std::string> server_args = {"--backend", point.backend, "--cpu",
+                                                std::to_string(config.server_cpu)};
+  std::vector<std::string> server_argv = {tools.echo_server};
+  server_argv.insert(server_argv.end(), server_args.begin(), server_args.end());
+  if (!config.server_command.empty()) {
+    server_argv = shell_command(config.server_command, {{"{echo_server}", tools.echo_server},
+                                                        {"{args}", shell_join(server_args)}});
+  }
   SpawnOptions server_options;
   server_options.capture_stderr = true;
   std::optional<Subprocess> server;
   try {
-    server.emplace(Subprocess::spawn(
-        {tools.echo_server, "--backend", point.backend, "--cpu", std::to_string(config.server_cpu)},
-        server_options));
+    server.emplace(Subprocess::spawn(server_argv, server_options));
   } catch (const std::exception& e) {
     return fail("failed", fmt::format("cannot start echo-server: {}", e.what()));
   }
   const auto announce = server->read_line(10s);
   if (!announce || announce->rfind("listening ", 0) != 0) {
+    const auto exit_code = server->wait(5s);  // it exited, or is killed below
     server->send_signal(SIGKILL);
-    const auto exit_code = server->wait(5s);
+    const std::string why = last_line(server->drain_stderr(1s));
+    if (exit_code == kServerExitUnsupported) return fail("unsupported", why);  // e.g. no io_uring
     return fail("failed", fmt::format("echo-server did not start (exit {}): {}",
-                                      exit_code ? std::to_string(*exit_code) : "none",
-                                      last_line(server->drain_stderr(1s))));
+                                      exit_code ? std::to_string(*exit_code) : "none", why));
   }
   const std::string target = announce->substr(std::string("listening ").size());
 
-  const auto loadgen_json = points_dir / (point.id + ".loadgen.json");
-  std::vector<std::string> argv = {tools.loadgen,
-                                   "--target",
-                                   target,
-                                   "--idle",
-                                   std::to_string(point.idle),
-                                   "--active",
-                                   std::to_string(config.active),
-                                   "--size",
-                                   std::to_string(config.size),
-                                   "--duration",
-                                   format_duration(config.duration),
-                                   "--warmup",
-                                   format_duration(config.warmup),
-                                   "--cpu",
-                                   std::to_string(generator_cpu),
-                                   "--signal-pid",
-                                   std::to_string(server->pid()),
-                                   "--json",
-                                   loadgen_json.string(),
-                                   "--quiet"};
-  if (point.series.load == "open") {
-    argv.insert(argv.end(), {"--rate", fmt::format("{}", config.rate)});
-  } else {
-    argv.insert(argv.end(), {"--depth", std::to_string(config.depth)});
+  const auto report_path = points_dir / (point.id + ".loadgen.json");
+  GeneratorOutcome outcome;
+  try {
+    outcome = config.generator_commands.empty()
+                  ? run_local_generator(point, config, tools, server->pid(), target, generator_cpu,
+                                        report_path, stop)
+                  : run_remote_generators(point, config, tools, *server, target, report_path, stop);
+  } catch (const std::exception& e) {
+    outcome.error = e.what();
   }
-  if (point.series.busy_poll) argv.push_back("--busy-poll");
-  SpawnOptions loadgen_options;
-  loadgen_options.capture_stderr = true;
-  auto loadgen = Subprocess::spawn(argv, loadgen_options);
-  const auto budget = config.warmup + config.duration + std::chrono::seconds(90);
-  const auto loadgen_exit =
-      wait_for(loadgen, std::chrono::duration_cast<std::chrono::milliseconds>(budget), stop);
-  const std::string loadgen_error = last_line(loadgen.drain_stderr(1s));
-
-  // The server printed a snapshot per SIGUSR1 and one on exit, one JSON line each.
-  server->send_signal(SIGTERM);
-  auto server_exit = server->wait(10s);
-  if (!server_exit) {
-    server->send_signal(SIGKILL);
-    server_exit = server->wait(5s);
-  }
-  std::vector<Json> snapshots;
-  std::istringstream out(server->drain_stdout(2s));
-  for (std::string line; std::getline(out, line);) {
-    auto snapshot = Json::parse(line, nullptr, false);
-    if (snapshot.is_object()) snapshots.push_back(std::move(snapshot));
-  }
+  std::optional<int> server_exit;
+  const auto snapshots = stop_and_collect_snapshots(*server, server_exit);
   write_file_atomically(points_dir / (point.id + ".server.json"), Json(snapshots).dump(1) + "\n");
 
-  record["loadgen_exit"] = loadgen_exit ? Json(*loadgen_exit) : Json(nullptr);
+  record["loadgen_exit"] = outcome.exit_codes;
   record["server_exit"] = server_exit ? Json(*server_exit) : Json(nullptr);
-  Json report;
-  if (std::ifstream in(loadgen_json); in) report = Json::parse(in, nullptr, false);
+  const Json& report = outcome.report;
   if (stop.load()) return fail("interrupted", "the sweep was interrupted");
-  if (!loadgen_exit) return fail("failed", "loadgen did not finish in time");
-  if (!report.is_object()) {
-    return fail("failed",
-                fmt::format("loadgen wrote no report (exit {}): {}", *loadgen_exit, loadgen_error));
-  }
+  if (!outcome.finished) return fail("failed", "loadgen did not finish in time");
+  if (!report.is_object())
+    return fail("failed", fmt::format("loadgen wrote no report: {}", outcome.error));
   if (server_exit != 0) {
     return fail("failed", fmt::format("echo-server exited with {} (crashed?)",
                                       server_exit ? std::to_string(*server_exit) : "no exit"));
   }
-
   std::vector<Json> window;
   for (const auto& s : snapshots) {
     if (s.value("reason", "") == "signal") window.push_back(s);
@@ -210,16 +354,11 @@ Json run_point(const PointSpec& point, const SweepConfig& config, const Tools& t
   record["idle_alive"] = report["connections"]["idle"]["alive_at_end"];
   record["idle_open_seconds"] = report["connections"]["idle"]["open_seconds"];
   record["problems"] = report["problems"];
-  if (window.size() >= 2) {
-    record["server"] = server_window(window[0], window[1], config.size);
-  } else {
-    record["server"] = nullptr;
-  }
-  if (*loadgen_exit != 0) {
-    return fail("failed",
-                fmt::format("loadgen exit {}: {}", *loadgen_exit,
-                            report["problems"].empty() ? loadgen_error
-                                                       : report["problems"][0].get<std::string>()));
+  record["server"] =
+      window.size() >= 2 ? server_window(window[0], window[1], config.size) : Json(nullptr);
+  if (report["status"] != "ok") {
+    return fail("failed", report["problems"].empty() ? fmt::format("loadgen: {}", outcome.error)
+                                                     : report["problems"][0].get<std::string>());
   }
   if (window.size() < 2) return fail("failed", "the server wrote fewer than two window snapshots");
   record["status"] = "ok";

@@ -13,6 +13,7 @@ struct Tools {
   std::string echo_server;
   std::string loadgen;
   std::string wait_bench;
+  std::string claims;
   std::string micro_report;  // bench/micro_report.py
   std::string plot;          // plots/plot.py
   std::string python = "/usr/bin/python3";

@@ -41,7 +41,9 @@ nlohmann::json to_json(const SweepConfig& c) {
           {"micro_filter", c.micro_filter},
           {"micro_min_time", c.micro_min_time},
           {"micro_repetitions", c.micro_repetitions},
-          {"fd_limit", c.fd_limit}};
+          {"fd_limit", c.fd_limit},
+          {"server_command", c.server_command},
+          {"generator_commands", c.generator_commands}};
 }
 
 SweepConfig config_from_json(const nlohmann::json& j) {
@@ -65,6 +67,8 @@ SweepConfig config_from_json(const nlohmann::json& j) {
   c.micro_min_time = j.at("micro_min_time");
   c.micro_repetitions = j.at("micro_repetitions");
   c.fd_limit = j.at("fd_limit");
+  c.server_command = j.value("server_command", "");
+  c.generator_commands = j.value("generator_commands", std::vector<std::string>{});
   return c;
 }
 

@@ -19,7 +19,8 @@ struct Series {
 
 struct SweepConfig {
   std::string mode = "quick";  // quick or full (or custom when the grid was given)
-  std::vector<std::string> backends = {"select", "poll", "epoll-lt", "epoll-et", "asio"};
+  std::vector<std::string> backends = {"select", "poll",       "epoll-lt", "epoll-et",
+                                       "asio",   "uring-poll", "uring"};
   std::vector<std::uint64_t> idle;
   std::uint64_t active = 10;
   std::size_t size = 64;
@@ -35,6 +36,11 @@ struct SweepConfig {
   double micro_min_time = 0.1;
   unsigned micro_repetitions = 1;
   std::uint64_t fd_limit = 0;  // the soft limit the sweep ran with
+  // Beyond one machine (README "Bigger than one machine"): a shell template that starts the
+  // server in place ({echo_server} {args}; it must exec it, e.g. through `ip netns exec`), and one
+  // template per load generator ({loadgen} {port} {args}, e.g. over ssh). Empty: all local.
+  std::string server_command;
+  std::vector<std::string> generator_commands;
 };
 
 nlohmann::json to_json(const SweepConfig& config);

@@ -1,0 +1,65 @@
+// loadgen-merge: one result from the reports of several loadgen processes run at the same time.
+#include <fmt/format.h>
+
+#include <CLI/CLI.hpp>
+#include <fstream>
+
+#include "common/atomic_file.hpp"
+#include "common/usage_error.hpp"
+#include "loadgen/histogram.hpp"
+#include "loadgen/merge.hpp"
+#include "loadgen/report.hpp"
+
+int main(int argc, char** argv) {
+  using namespace muxbench;
+  CLI::App app{
+      "Merges loadgen JSON reports from generators that loaded one server at the same "
+      "time: histograms merged exactly, counters and throughput summed, each "
+      "generator's environment kept. Exit code 1 when any report had errors.",
+      "loadgen-merge"};
+  std::vector<std::string> inputs;
+  std::string json_path, csv_path, hdr_path;
+  bool quiet = false;
+  app.add_option("reports", inputs, "loadgen --json reports")->required()->check(CLI::ExistingFile);
+  app.add_option("--json", json_path, "write the merged report here ('-': stdout)");
+  app.add_option("--csv", csv_path, "write one CSV row (loadgen's columns) here");
+  app.add_option("--hdr", hdr_path, "write the merged percentile distribution (HdrHistogram text)");
+  app.add_flag("--quiet", quiet, "no summary");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& success) {
+    return app.exit(success);
+  } catch (const CLI::ParseError& error) {
+    fmt::print(stderr, "loadgen-merge: {} (see --help)\n", error.what());
+    return kExitUsage;
+  }
+  std::vector<nlohmann::json> reports;
+  for (const auto& path : inputs) {
+    std::ifstream in(path);
+    auto report = nlohmann::json::parse(in, nullptr, false);
+    if (report.is_discarded()) {
+      fmt::print(stderr, "loadgen-merge: {} is not JSON\n", path);
+      return kExitUsage;
+    }
+    reports.push_back(std::move(report));
+  }
+  try {
+    const auto merged = merge_reports(reports);
+    if (json_path == "-") {
+      fmt::print("{}\n", merged.dump(2));
+    } else if (!json_path.empty()) {
+      write_file_atomically(json_path, merged.dump(2) + "\n");
+    }
+    if (!csv_path.empty())
+      write_file_atomically(csv_path, loadgen_csv_header() + loadgen_csv_row(merged));
+    if (!hdr_path.empty() && merged.contains("histogram")) {
+      write_file_atomically(
+          hdr_path, LatencyHistogram::decode(merged["histogram"]).percentile_distribution());
+    }
+    if (!quiet && json_path != "-") fmt::print("{}", loadgen_summary_text(merged));
+    return merged["status"] == "ok" ? 0 : 1;
+  } catch (const std::exception& error) {
+    fmt::print(stderr, "loadgen-merge: {}\n", error.what());
+    return kExitUsage;
+  }
+}
