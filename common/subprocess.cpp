@@ -13,6 +13,8 @@
 #include <thread>
 #include <utility>
 
+#include "common/deadline.hpp"
+
 namespace muxbench {
 namespace {
 
@@ -25,11 +27,6 @@ using Clock = std::chrono::steady_clock;
 void close_fd(int& fd) {
   if (fd >= 0) ::close(fd);
   fd = -1;
-}
-
-int milliseconds_until(Clock::time_point deadline) {
-  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-  return left.count() < 0 ? 0 : static_cast<int>(left.count());
 }
 
 // Runs in the forked child: only async-signal-safe calls until exec.

@@ -18,12 +18,13 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-BACKENDS = ["select", "poll", "epoll-lt", "epoll-et", "asio"]
+BACKENDS = ["select", "poll", "epoll-lt", "epoll-et", "asio", "uring-poll", "uring"]
 COLOURS = {"select": "#d62728", "poll": "#ff7f0e", "epoll-lt": "#1f77b4", "epoll-et": "#17becf",
-           "asio": "#2ca02c"}
-MARKERS = {"select": "s", "poll": "D", "epoll-lt": "o", "epoll-et": "^", "asio": "v"}
+           "asio": "#2ca02c", "uring-poll": "#9467bd", "uring": "#8c564b"}
+MARKERS = {"select": "s", "poll": "D", "epoll-lt": "o", "epoll-et": "^", "asio": "v",
+           "uring-poll": "P", "uring": "X"}
 MICRO_NAMES = {"select": "select", "poll": "poll", "epoll_lt": "epoll-lt", "epoll_et": "epoll-et",
-               "epoll_et_rearm": "epoll-et + re-arm"}
+               "epoll_et_rearm": "epoll-et + re-arm", "uring_poll": "io_uring poll"}
 FD_SETSIZE = 1024
 
 
@@ -166,7 +167,8 @@ def chart_micro(sweep, out_dir):
     fig, ax = plt.subplots(figsize=(8, 5))
     for (backend, kind), values in sorted(lines.items()):
         label = MICRO_NAMES.get(backend, backend)
-        colour_key = {"epoll_lt": "epoll-lt", "epoll_et": "epoll-et", "epoll_et_rearm": "epoll-et"}.get(backend, backend)
+        colour_key = {"epoll_lt": "epoll-lt", "epoll_et": "epoll-et", "epoll_et_rearm": "epoll-et",
+                      "uring_poll": "uring-poll"}.get(backend, backend)
         xs = sorted(values)
         ys = [sorted(values[x])[len(values[x]) // 2] for x in xs]
         ax.plot(xs, ys, color=COLOURS.get(colour_key, "#333333"), marker=MARKERS.get(colour_key, "o"),

@@ -5,6 +5,7 @@
 
 #include <thread>
 
+#include "common/fd_limit.hpp"
 #include "tests/backends.hpp"
 #include "tests/support/echo_clients.hpp"
 #include "tests/support/echo_server_process.hpp"
@@ -16,7 +17,7 @@ using namespace std::chrono_literals;
 
 class EchoServerLimitsTest : public ::testing::TestWithParam<std::string> {
  protected:
-  void SetUp() override { allow_many_fds(); }
+  void SetUp() override { raise_fd_limit_to_hard(); }
   void TearDown() override {
     for (const int fd : fds_) ::close(fd);
   }

@@ -151,6 +151,31 @@ TEST(Sweep, AFailingPointIsRecordedAndTheSweepGoesOn) {
   }
 }
 
+TEST(Sweep, ABackendThatCannotRunHereIsRecordedUnsupported) {
+  TempDir dir;
+  // As echo-server does where io_uring is blocked: a message and exit code 4.
+  const auto wrapper = dir.path() / "no-uring-echo-server";
+  std::ofstream(wrapper)
+      << "#!/bin/sh\nif [ \"$2\" = uring ]; then\n"
+      << "  echo 'echo-server: backend uring is unsupported here: io_uring is not "
+         "available here: Operation not permitted' >&2\n  exit 4\nfi\nexec "
+      << echo_server_path() << " \"$@\"\n";
+  fs::permissions(wrapper, fs::perms::owner_all);
+  const auto out = dir.path() / "run";
+  const auto result = run_command(
+      sweep_args(out, {"--backends", "uring,epoll-lt", "--idle", "0", "--series", "closed-split",
+                       "--duration", "200ms", "--warmup", "50ms", "--micro-filter", "none",
+                       "--no-plots", "--echo-server", wrapper.string()}),
+      60s);
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  const auto sweep = read_json(out / "sweep.json");
+  ASSERT_EQ(sweep["points"].size(), 2u);
+  EXPECT_EQ(sweep["points"][0]["backend"], "uring");
+  EXPECT_EQ(sweep["points"][0]["status"], "unsupported");
+  EXPECT_NE(sweep["points"][0]["reason"].get<std::string>().find("io_uring"), std::string::npos);
+  EXPECT_EQ(sweep["points"][1]["status"], "ok");
+}
+
 TEST(Sweep, SelectBeyondFdSetSizeIsRecordedUnsupportedNotRun) {
   TempDir dir;
   const auto out = dir.path() / "run";

@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
-#include <regex>
 #include <set>
 #include <tuple>
 
@@ -69,18 +68,15 @@ struct Aggregates {
 std::string percent(double ratio) { return fmt::format("{:+.0f}%", (ratio - 1) * 100); }
 
 // wait-bench: ns per call against registered fds for one family, fitted as a line.
-std::optional<LinearFit> micro_fit(const Json& micro, const std::string& family) {
+LinearFit micro_fit(const Json& micro, const std::string& family) {
   std::vector<double> x, y;
-  const std::regex fds(R"(/fds:(\d+))");
   for (const auto& bench : micro.value("benchmarks", Json::array())) {
     const std::string name = bench.value("run_name", bench.value("name", ""));
     if (name.rfind(family + "/fds:", 0) != 0 || bench.value("run_type", "") != "iteration" ||
         bench.value("error_occurred", false) || !bench.contains("ns_per_call")) {
       continue;
     }
-    std::smatch match;
-    if (!std::regex_search(name, match, fds)) continue;
-    x.push_back(std::stod(match[1]));
+    x.push_back(std::stod(name.substr(family.size() + 5)));  // "/fds:N/...": stod stops at '/'
     y.push_back(bench["ns_per_call"].get<double>());
   }
   return fit_line(x, y);
@@ -88,9 +84,9 @@ std::optional<LinearFit> micro_fit(const Json& micro, const std::string& family)
 
 }  // namespace
 
-std::optional<LinearFit> fit_line(const std::vector<double>& x, const std::vector<double>& y) {
+LinearFit fit_line(const std::vector<double>& x, const std::vector<double>& y) {
   const std::size_t n = std::min(x.size(), y.size());
-  if (n < 2) return std::nullopt;
+  if (n < 2) return {};
   double sx = 0, sy = 0;
   for (std::size_t i = 0; i < n; ++i) sx += x[i], sy += y[i];
   const double mx = sx / static_cast<double>(n), my = sy / static_cast<double>(n);
@@ -100,8 +96,9 @@ std::optional<LinearFit> fit_line(const std::vector<double>& x, const std::vecto
     sxy += (x[i] - mx) * (y[i] - my);
     syy += (y[i] - my) * (y[i] - my);
   }
-  if (sxx == 0) return std::nullopt;
+  if (sxx == 0) return {};
   LinearFit fit;
+  fit.valid = true;
   fit.slope = sxy / sxx;
   fit.intercept = my - fit.slope * mx;
   fit.r2 = syy > 0 ? (sxy * sxy) / (sxx * syy) : 1.0;
@@ -206,7 +203,9 @@ std::string points_csv(const Json& points) {
   return csv;
 }
 
-std::string summary_markdown(const Json& sweep, const Json& micro, const std::string& micro_table) {
+std::string summary_markdown(const Json& sweep, const Json& micro, const std::string& micro_table,
+                             Json& numbers) {
+  numbers = {{"schema_version", 1}, {"kind", "sweep-summary"}, {"run_id", sweep["run_id"]}};
   const Json& config = sweep["config"];
   const Json& env = sweep["environment"];
   const Json& points = sweep["points"];
@@ -250,7 +249,7 @@ std::string summary_markdown(const Json& sweep, const Json& micro, const std::st
 
   // 1. The cost of one more registered descriptor.
   const std::string closed = "closed-split";
-  const std::vector<std::string> raw = {"select", "poll", "epoll-lt", "epoll-et"};
+  const std::vector<std::string> raw = {"select", "poll", "epoll-lt", "epoll-et", "uring-poll"};
   md += "\n## What one more registered descriptor costs\n\n";
   // Open loop at a fixed rate leaves the server slack, so each wake-up handles about one event and
   // CPU per wait call isolates the wait; a saturated closed loop batches more events per call as
@@ -286,7 +285,7 @@ std::string summary_markdown(const Json& sweep, const Json& micro, const std::st
       cpu.push_back(*agg.get(macro_series, backend, idle, "server_cpu_ns_per_wait"));
       events.push_back(agg.get(macro_series, backend, idle, "events_per_wait").value_or(0));
     }
-    const auto line = fit_line(fds, cpu);
+    const LinearFit line = fit_line(fds, cpu);
     const bool has_base = !idles.empty() && idles.front() == 0;
     const double base = has_base ? cpu.front() : 0.0;
     const auto per_idle_fd = [&](std::uint64_t idle) -> std::string {
@@ -294,22 +293,34 @@ std::string summary_markdown(const Json& sweep, const Json& micro, const std::st
       if (!has_base || !at_idle || idle == 0) return "-";
       return fmt::format("{:.0f} (at {})", (*at_idle - base) / static_cast<double>(idle), idle);
     };
-    const std::string family = (backend == "epoll-lt"   ? std::string("epoll_lt")
-                                : backend == "epoll-et" ? std::string("epoll_et")
-                                                        : backend) +
-                               "/socketpair/ready:1";
-    const auto micro_line = micro.is_object() ? micro_fit(micro, family) : std::nullopt;
-    if (idles.empty() && !micro_line) continue;
+    std::string family = backend + "/socketpair/ready:1";  // wait-bench spells '-' as '_'
+    std::replace(family.begin(), family.end(), '-', '_');
+    const LinearFit micro_line = micro.is_object() ? micro_fit(micro, family) : LinearFit{};
+    if (idles.empty() && !micro_line.valid) continue;
     const auto [low_events, high_events] = std::minmax_element(events.begin(), events.end());
+    const auto per_fd_value = [&](std::uint64_t idle) -> Json {
+      const auto at_idle = agg.get(macro_series, backend, idle, "server_cpu_ns_per_wait");
+      if (!has_base || !at_idle || idle == 0) return nullptr;
+      return (*at_idle - base) / static_cast<double>(idle);
+    };
+    numbers["per_fd"][backend] = {
+        {"series", macro_series},
+        {"ns_per_idle_fd_at_1000", per_fd_value(1000)},
+        {"largest_idle", idles.empty() ? Json(nullptr) : Json(idles.back())},
+        {"ns_per_idle_fd_at_largest", idles.empty() ? Json(nullptr) : per_fd_value(idles.back())},
+        {"line_ns_per_fd", line.valid ? Json(line.slope) : Json(nullptr)},
+        {"line_r2", line.valid ? Json(line.r2) : Json(nullptr)},
+        {"micro_ns_per_fd", micro_line.valid ? Json(micro_line.slope) : Json(nullptr)},
+        {"micro_r2", micro_line.valid ? Json(micro_line.r2) : Json(nullptr)}};
     md += fmt::format(
         "| {} | {} | {} | {} | {} | {} | {} | {} |\n", backend,
         std::find(idles.begin(), idles.end(), 1000) != idles.end() ? per_idle_fd(1000) : "-",
         idles.empty() ? "-" : per_idle_fd(idles.back()),
-        line ? fmt::format("{:.1f}", line->slope) : "-",
-        line ? fmt::format("{:.3f}", line->r2) : "-",
+        line.valid ? fmt::format("{:.1f}", line.slope) : "-",
+        line.valid ? fmt::format("{:.3f}", line.r2) : "-",
         events.empty() ? "-" : fmt::format("{:.1f}–{:.1f}", *low_events, *high_events),
-        micro_line ? fmt::format("{:.1f}", micro_line->slope) : "-",
-        micro_line ? fmt::format("{:.3f}", micro_line->r2) : "-");
+        micro_line.valid ? fmt::format("{:.1f}", micro_line.slope) : "-",
+        micro_line.valid ? fmt::format("{:.3f}", micro_line.r2) : "-");
   }
   md +=
       "\nFor epoll the per-fd numbers are noise around zero: its wait does not look at idle "
@@ -337,14 +348,24 @@ std::string summary_markdown(const Json& sweep, const Json& micro, const std::st
       }
     }
     if (compared == 0) continue;
+    numbers["overtakes"][other] = {{"from_idle", overtaken ? Json(from) : Json(nullptr)},
+                                   {"last_within_10_percent", last_within},
+                                   {"largest_idle", idles.back()}};
+    const std::string since =
+        overtaken && from == idles.front()
+            ? fmt::format("at every measured idle count, {} included", from)
+            : fmt::format("from {} idle connections on (at {} it was within 10%)", from,
+                          last_within);
     if (overtaken) {
       const auto theirs = agg.get(closed, other, idles.back(), "server_cpu_us_per_msg");
       const auto epoll = agg.get(closed, "epoll-lt", idles.back(), "server_cpu_us_per_msg");
+      numbers["overtakes"][other]["cpu_us_per_msg"] = *theirs;
+      numbers["overtakes"][other]["epoll_lt_cpu_us_per_msg"] = *epoll;
+      numbers["overtakes"][other]["cpu_change_percent"] = (*theirs / *epoll - 1) * 100;
       md += fmt::format(
-          "- {} spends more than 10% more server CPU per message than epoll-lt from {} idle "
-          "connections on (at {} it was within 10%); at {} idle it spends {} ({:.2f} vs {:.2f} µs "
-          "per message).\n",
-          other, from, last_within, idles.back(), percent(*theirs / *epoll), *theirs, *epoll);
+          "- {} spends more than 10% more server CPU per message than epoll-lt {}; at {} idle it "
+          "spends {} ({:.2f} vs {:.2f} µs per message).\n",
+          other, since, idles.back(), percent(*theirs / *epoll), *theirs, *epoll);
     } else {
       md += fmt::format(
           "- {} stays within 10% of epoll-lt's CPU per message at every measured idle "
@@ -354,6 +375,9 @@ std::string summary_markdown(const Json& sweep, const Json& micro, const std::st
     const auto t_other = agg.get(closed, other, idles.back(), "throughput_msgs_per_s");
     const auto t_epoll = agg.get(closed, "epoll-lt", idles.back(), "throughput_msgs_per_s");
     if (t_other && t_epoll) {
+      numbers["overtakes"][other]["throughput_msgs_per_s"] = *t_other;
+      numbers["overtakes"][other]["epoll_lt_throughput_msgs_per_s"] = *t_epoll;
+      numbers["overtakes"][other]["throughput_change_percent"] = (*t_other / *t_epoll - 1) * 100;
       md += fmt::format("  Throughput at {} idle: {} {:.0f} msg/s, epoll-lt {:.0f} msg/s ({}).\n",
                         idles.back(), other, *t_other, *t_epoll, percent(*t_other / *t_epoll));
     }
@@ -373,16 +397,37 @@ std::string summary_markdown(const Json& sweep, const Json& micro, const std::st
     return std::tuple{median(ratios), *std::min_element(ratios.begin(), ratios.end()),
                       *std::max_element(ratios.begin(), ratios.end()), ratios.size()};
   };
-  md += "\n## Asio over raw epoll, edge- over level-triggered\n\n";
+  md += "\n## Asio and io_uring over raw epoll, edge- over level-triggered\n\n";
   if (const auto r = ratio_over_idles("asio", "epoll-lt")) {
     const auto [mid, low, high, n] = *r;
+    numbers["asio_over_epoll_lt"] = {{"median_percent", (mid - 1) * 100},
+                                     {"low_percent", (low - 1) * 100},
+                                     {"high_percent", (high - 1) * 100},
+                                     {"idle_counts", n}};
     md += fmt::format(
         "- Asio spends {} server CPU per message relative to raw epoll-lt (median over {} "
         "idle counts; range {} to {}).\n",
         percent(mid), n, percent(low), percent(high));
   }
+  for (const std::string uring : {"uring-poll", "uring"}) {
+    if (const auto r = ratio_over_idles(uring, "epoll-lt")) {
+      const auto [mid, low, high, n] = *r;
+      numbers["over_epoll_lt"][uring] = {{"median_percent", (mid - 1) * 100},
+                                         {"low_percent", (low - 1) * 100},
+                                         {"high_percent", (high - 1) * 100},
+                                         {"idle_counts", n}};
+      md += fmt::format(
+          "- {} spends {} server CPU per message relative to raw epoll-lt (median over {} "
+          "idle counts; range {} to {}).\n",
+          uring, percent(mid), n, percent(low), percent(high));
+    }
+  }
   if (const auto r = ratio_over_idles("epoll-et", "epoll-lt")) {
     const auto [mid, low, high, n] = *r;
+    numbers["et_over_lt"] = {{"median_percent", (mid - 1) * 100},
+                             {"low_percent", (low - 1) * 100},
+                             {"high_percent", (high - 1) * 100},
+                             {"idle_counts", n}};
     md += fmt::format(
         "- epoll-et spends {} server CPU per message relative to epoll-lt (median over {} "
         "idle counts; range {} to {}).\n",
@@ -394,6 +439,7 @@ std::string summary_markdown(const Json& sweep, const Json& micro, const std::st
     std::vector<double> events;
     for (const auto idle : idles)
       events.push_back(*agg.get(closed, backend, idle, "events_per_wait"));
+    numbers["events_per_wait"][backend] = median(events);
     md += fmt::format("- {} returned {:.2f} events per wait call (median over idle counts).\n",
                       backend, median(events));
   }
@@ -418,6 +464,10 @@ std::string summary_markdown(const Json& sweep, const Json& micro, const std::st
             if (a["fell_behind"].get<bool>()) flags += "fell behind ";
           }
         }
+        numbers["latency_us"][name][backend.get<std::string>()][std::to_string(idle)] = {
+            {"p50", *agg.get(name, backend, idle, "latency_p50_ns") / 1e3},
+            {"p99", *agg.get(name, backend, idle, "latency_p99_ns") / 1e3},
+            {"p99_9", agg.get(name, backend, idle, "latency_p99_9_ns").value_or(0) / 1e3}};
         md +=
             fmt::format("| {} | {} | {:.1f} | {:.1f} | {:.1f} | {} |\n", backend.get<std::string>(),
                         idle, *agg.get(name, backend, idle, "latency_p50_ns") / 1e3,
@@ -431,6 +481,11 @@ std::string summary_markdown(const Json& sweep, const Json& micro, const std::st
   md += "\n## Caveats\n\n";
   std::size_t bound = 0;
   for (const auto& a : sweep["aggregates"]) bound += a["generator_bound"].get<bool>();
+  numbers["generator_bound_points"] = bound;
+  numbers["aggregate_points"] = sweep["aggregates"].size();
+  numbers["points"] = {{"ok", statuses["ok"]},
+                       {"unsupported", statuses["unsupported"]},
+                       {"failed", statuses["failed"]}};
   md += fmt::format(
       "- {} of {} (series, backend, idle) points were generator-bound: the generator's "
       "CPU was busy more than 90% of the window, so throughput there describes the "

@@ -8,14 +8,15 @@
 namespace muxbench {
 
 struct LinearFit {
+  bool valid = false;  // at least two distinct x
   double slope = 0;
   double intercept = 0;
   double r2 = 0;
   std::size_t points = 0;
 };
 
-// Least squares y = intercept + slope * x; nullopt with fewer than two distinct x.
-std::optional<LinearFit> fit_line(const std::vector<double>& x, const std::vector<double>& y);
+// Least squares y = intercept + slope * x; not valid with fewer than two distinct x.
+LinearFit fit_line(const std::vector<double>& x, const std::vector<double>& y);
 
 double median(std::vector<double> values);
 
@@ -25,8 +26,9 @@ nlohmann::json aggregate_points(const nlohmann::json& points);
 // One flat CSV row per point (header first).
 std::string points_csv(const nlohmann::json& points);
 
-// summary.md: every number computed from this run's aggregates and micro-benchmarks.
+// summary.md: every number computed from this run's aggregates and micro-benchmarks. The same
+// numbers go into `numbers` (summary.json), so documents can cite them and be checked.
 std::string summary_markdown(const nlohmann::json& sweep, const nlohmann::json& micro,
-                             const std::string& micro_table);
+                             const std::string& micro_table, nlohmann::json& numbers);
 
 }  // namespace muxbench

@@ -5,6 +5,7 @@
 
 #include <CLI/CLI.hpp>
 #include <atomic>
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -50,6 +51,20 @@ std::string read_text(const fs::path& path) {
   std::stringstream text;
   text << in.rdbuf();
   return text.str();
+}
+
+// Google Benchmark writes bare NaN/Infinity in aggregate rows, which is not JSON: read them as
+// null.
+std::string without_non_numbers(std::string text) {
+  for (const char* token : {"-NaN", "NaN", "-Infinity", "Infinity", "-nan", "nan", "-inf", "inf"}) {
+    const std::string value = std::string(": ") + token;
+    for (auto at = text.find(value); at != std::string::npos; at = text.find(value, at + 1)) {
+      const std::size_t end = at + value.size();
+      if (end < text.size() && std::isalnum(static_cast<unsigned char>(text[end]))) continue;
+      text.replace(at, value.size(), ": null");
+    }
+  }
+  return text;
 }
 
 template <class T>
@@ -148,11 +163,23 @@ Json run_micro(Run& run, const SweepConfig& config, const Tools& tools) {
   return {{"status", "ok"}, {"file", "micro.json"}};
 }
 
+// The tutorial claims measured on this machine (bench/claims.cpp) into claims.json.
+Json run_claims(Run& run, const Tools& tools) {
+  const auto result = run_command({tools.claims, "--json", (run.dir / "claims.json").string(),
+                                   "--echo-server", tools.echo_server},
+                                  std::chrono::minutes(2));
+  if (result.exit_code != 0) return {{"status", "failed"}, {"reason", result.err}};
+  return {{"status", "ok"}, {"file", "claims.json"}};
+}
+
 void finish_outputs(Run& run, const Tools& tools, bool plots) {
-  Json micro;
-  if (std::ifstream in(run.dir / "micro.json"); in) micro = Json::parse(in, nullptr, false);
-  write_file_atomically(run.dir / "summary.md",
-                        summary_markdown(run.sweep, micro, read_text(run.dir / "micro_table.md")));
+  const Json micro =
+      Json::parse(without_non_numbers(read_text(run.dir / "micro.json")), nullptr, false);
+  Json numbers;
+  write_file_atomically(
+      run.dir / "summary.md",
+      summary_markdown(run.sweep, micro, read_text(run.dir / "micro_table.md"), numbers));
+  write_file_atomically(run.dir / "summary.json", numbers.dump(2) + "\n");
   if (plots) {
     const auto charts =
         run_command({tools.python, tools.plot, run.dir.string()}, std::chrono::minutes(5));
@@ -195,13 +222,15 @@ int main(int argc, char** argv) {
   tools.echo_server = (bin / "echo-server").string();
   tools.loadgen = (bin / "loadgen").string();
   tools.wait_bench = (bin / "wait-bench").string();
+  tools.claims = (bin / "claims").string();
   tools.micro_report = MUXBENCH_SOURCE_DIR "/bench/micro_report.py";
   tools.plot = MUXBENCH_SOURCE_DIR "/plots/plot.py";
   auto* quick_flag = app.add_flag("--quick", quick, "the default: a few minutes, one repeat");
   app.add_flag("--full", full,
                "3 repeats, 5 s windows, more idle counts and placements, full wait-bench")
       ->excludes(quick_flag);
-  app.add_option("--backends", backends, "comma-separated: select,poll,epoll-lt,epoll-et,asio");
+  app.add_option("--backends", backends,
+                 "comma-separated: select,poll,epoll-lt,epoll-et,asio,uring-poll,uring");
   app.add_option("--idle", idle,
                  "comma-separated idle connection counts (default: 0 ... fd limit)");
   app.add_option("--active", active, "active connections per point (default 10)");
@@ -220,6 +249,15 @@ int main(int argc, char** argv) {
   app.add_option("--micro-filter", micro_filter,
                  "wait-bench --benchmark_filter for this run, or 'none'");
   app.add_flag("--no-plots", no_plots, "skip plots/plot.py");
+  std::string server_command;
+  std::vector<std::string> generator_commands;
+  app.add_option("--server-command", server_command,
+                 "start the server through this shell template, which must exec it: {echo_server} "
+                 "{args}, e.g. 'ip netns exec srv {echo_server} --bind 10.0.0.1 {args}'");
+  app.add_option("--generator", generator_commands,
+                 "a load generator on another host (repeat for several): a shell template with "
+                 "{loadgen} {port} {args}, e.g. 'ssh client1 /opt/muxbench/loadgen --target "
+                 "10.0.0.1:{port} {args}'; each gets its share of the connections and the rate");
   app.add_option("--echo-server", tools.echo_server, "the echo-server binary")
       ->capture_default_str();
   app.add_option("--loadgen", tools.loadgen, "the loadgen binary")->capture_default_str();
@@ -233,7 +271,8 @@ int main(int argc, char** argv) {
     const FdLimit limit = raise_fd_limit_to_hard();
     if (!resume.empty()) {
       if (!backends.empty() || !idle.empty() || !series.empty() || active || size || depth ||
-          repeats || rate > 0 || !duration.empty() || !warmup.empty() || full || !out.empty()) {
+          repeats || rate > 0 || !duration.empty() || !warmup.empty() || full || !out.empty() ||
+          !server_command.empty() || !generator_commands.empty()) {
         throw UsageError(
             "--resume takes the run's own configuration; give no grid options with it");
       }
@@ -257,7 +296,9 @@ int main(int argc, char** argv) {
       config = default_config(full, limit.soft, allowed_cpus());
       if (!backends.empty()) config.backends = parse_list<std::string>("--backends", backends);
       for (const auto& b : config.backends) {
-        if (!std::set<std::string>{"select", "poll", "epoll-lt", "epoll-et", "asio"}.contains(b)) {
+        if (!std::set<std::string>{"select", "poll", "epoll-lt", "epoll-et", "asio", "uring-poll",
+                                   "uring"}
+                 .contains(b)) {
           throw UsageError(fmt::format("--backends: unknown backend '{}'", b));
         }
       }
@@ -299,6 +340,12 @@ int main(int argc, char** argv) {
         config.series = chosen;
       }
       if (!micro_filter.empty()) config.micro_filter = micro_filter;
+      config.server_command = server_command;
+      config.generator_commands = generator_commands;
+      if (!generator_commands.empty() && config.active < generator_commands.size()) {
+        throw UsageError(fmt::format("--active {} is fewer than the {} generators", config.active,
+                                     generator_commands.size()));
+      }
       if (!backends.empty() || !idle.empty() || !series.empty()) config.mode = "custom";
       run.dir = fs::absolute(out.empty() ? fs::path("results") / run_id() : fs::path(out));
       if (fs::exists(run.dir / "sweep.json")) {
@@ -351,6 +398,12 @@ int main(int argc, char** argv) {
                  config.micro_filter.empty() ? "" : " filtered: " + config.micro_filter);
       run.sweep["micro"] = run_micro(run, config, tools);
       failed |= run.sweep["micro"]["status"] == "failed";
+      save(run);
+    }
+    if (!g_stop.load() && run.sweep.value("claims", Json::object()).value("status", "") != "ok") {
+      fmt::print(stderr, "sweep: claims (semantics demonstrations)\n");
+      run.sweep["claims"] = run_claims(run, tools);
+      failed |= run.sweep["claims"]["status"] == "failed";
       save(run);
     }
     ProgressBar bar(run.grid.size(), done.size());

@@ -6,15 +6,9 @@
 #include <string>
 #include <vector>
 
-namespace muxbench::testing {
+#include "common/tcp_client.hpp"
 
-// Connects to 127.0.0.1:port (blocking connect) and returns a non-blocking socket. A positive
-// receive_buffer shrinks SO_RCVBUF before connecting (turns off the kernel's autotuning).
-int connect_to(std::uint16_t port, int receive_buffer = 0);
-// Raises the test process's own soft fd limit to the hard one.
-void allow_many_fds();
-// Closes with SO_LINGER 0, so the peer gets a RST instead of a FIN.
-void reset_and_close(int fd);
+namespace muxbench::testing {
 
 // The bytes every test client sends: a fixed pseudo-random block read cyclically from a
 // per-client start, so each echo can be checked byte for byte without storing it.
@@ -50,9 +44,5 @@ struct DriveResult {
 
 // Runs all jobs concurrently with poll() until each finishes or fails, or the timeout passes.
 DriveResult drive_echo(std::vector<EchoJob>& jobs, std::chrono::milliseconds timeout);
-
-// One blocking-style round trip on a non-blocking socket: sends `payload`, expects it back.
-// Returns "" on success, else what went wrong ("eof", "reset", "timeout", "mismatch").
-std::string round_trip(int fd, const std::string& payload, std::chrono::milliseconds timeout);
 
 }  // namespace muxbench::testing

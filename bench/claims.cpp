@@ -1,0 +1,244 @@
+// claims: demonstrations of what tutorials say about select, poll and epoll, measured here.
+// Writes one JSON document (--json FILE) and a readable account on stdout. See README.md.
+#include <fmt/format.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "common/atomic_file.hpp"
+#include "common/environment.hpp"
+#include "common/fd_limit.hpp"
+#include "common/subprocess.hpp"
+#include "common/tcp_client.hpp"
+#include "common/usage_error.hpp"
+
+namespace muxbench {
+namespace {
+
+namespace fs = std::filesystem;
+using Json = nlohmann::json;
+using namespace std::chrono_literals;
+
+struct Server {
+  Subprocess process;
+  std::uint16_t port = 0;
+};
+
+Server start_server(const std::string& binary, const std::string& backend) {
+  auto process = Subprocess::spawn({binary, "--backend", backend});
+  const auto line = process.read_line(10s);
+  if (!line || line->rfind("listening ", 0) != 0)
+    throw std::runtime_error("echo-server did not start");
+  return {std::move(process),
+          static_cast<std::uint16_t>(std::stoi(line->substr(line->rfind(':') + 1)))};
+}
+
+Json snapshot(Server& server) {  // without --stats-file the server prints it as a line
+  server.process.send_signal(SIGUSR1);
+  const auto line = server.process.read_line(10s);
+  return line ? Json::parse(*line, nullptr, false) : Json();
+}
+
+std::vector<std::string> fd_targets(pid_t pid) {
+  std::vector<std::string> targets;
+  for (const auto& entry : fs::directory_iterator(fmt::format("/proc/{}/fd", pid))) {
+    std::error_code error;
+    targets.push_back(fs::read_symlink(entry.path(), error).string());
+  }
+  return targets;
+}
+
+// Claim 1: select watches at most FD_SETSIZE descriptors (it limits the descriptor value).
+Json fd_setsize(const std::string& binary) {
+  constexpr int kConnections = 1100;
+  Json result = {{"connections", kConnections}, {"fd_setsize", FD_SETSIZE}};
+  for (const char* backend : {"select", "poll"}) {
+    Server server = start_server(binary, backend);
+    std::vector<int> fds;
+    for (int i = 0; i < kConnections; ++i) fds.push_back(connect_to(server.port));
+    int served = 0, refused = 0;
+    for (const int fd : fds) (round_trip(fd, "x", 5s).empty() ? served : refused)++;
+    const Json stats = snapshot(server);
+    for (const int fd : fds) ::close(fd);
+    server.process.send_signal(SIGTERM);
+    result[backend] = {{"served", served},
+                       {"refused", refused},
+                       {"refused_counted_by_server", stats["counters"]["refused_fd_setsize"]},
+                       {"exit_code", server.process.wait(10s).value_or(-1)}};
+  }
+  return result;
+}
+
+// Claims 3 and 4: an unread ready descriptor is reported again by level-triggered waits, once by
+// edge-triggered epoll.
+Json repeated_reports() {
+  constexpr int kCalls = 3;
+  int pair[2];
+  ::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, pair);
+  const char byte = 'x';
+  [[maybe_unused]] const auto written = ::write(pair[1], &byte, 1);
+  Json result = {{"calls", kCalls}};
+  int selected = 0, polled = 0;
+  for (int i = 0; i < kCalls; ++i) {
+    fd_set readable;
+    FD_ZERO(&readable);
+    FD_SET(pair[0], &readable);
+    timeval zero{0, 0};
+    selected += ::select(pair[0] + 1, &readable, nullptr, nullptr, &zero);
+    pollfd entry{pair[0], POLLIN, 0};
+    polled += ::poll(&entry, 1, 0);
+  }
+  result["select"] = selected;
+  result["poll"] = polled;
+  for (const auto& [name, flags] :
+       {std::pair{"epoll_lt", 0u}, std::pair{"epoll_et", unsigned{EPOLLET}}}) {
+    const int epoll_fd = ::epoll_create1(0);
+    epoll_event event{EPOLLIN | flags, {}};
+    ::epoll_ctl(epoll_fd, EPOLL_CTL_ADD, pair[0], &event);
+    int reported = 0;
+    for (int i = 0; i < kCalls; ++i) reported += ::epoll_wait(epoll_fd, &event, 1, 0);
+    result[name] = reported;
+    ::close(epoll_fd);
+  }
+  ::close(pair[0]);
+  ::close(pair[1]);
+  return result;
+}
+
+// What edge-triggered does to a handler that does not drain the socket: the rest waits, unseen,
+// until the peer happens to send more.
+Json edge_triggered_stall() {
+  constexpr int kWritten = 1000, kHandlerReads = 100, kWaitMs = 100;
+  int pair[2];
+  ::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, pair);
+  const std::string data(kWritten, 'd');
+  [[maybe_unused]] auto n = ::write(pair[1], data.data(), data.size());
+  const int edge = ::epoll_create1(0), level = ::epoll_create1(0);
+  epoll_event event{EPOLLIN | EPOLLET, {}};
+  ::epoll_ctl(edge, EPOLL_CTL_ADD, pair[0], &event);
+  event.events = EPOLLIN;
+  ::epoll_ctl(level, EPOLL_CTL_ADD, pair[0], &event);
+  const int first = ::epoll_wait(edge, &event, 1, kWaitMs);
+  char buffer[kHandlerReads];
+  n = ::read(pair[0], buffer, sizeof buffer);  // the handler reads once and returns
+  int unread = 0;
+  ::ioctl(pair[0], FIONREAD, &unread);
+  const int edge_again = ::epoll_wait(edge, &event, 1, kWaitMs);
+  const int level_again = ::epoll_wait(level, &event, 1, kWaitMs);
+  n = ::write(pair[1], "!", 1);  // new data: a new edge
+  const int edge_after_new_data = ::epoll_wait(edge, &event, 1, kWaitMs);
+  int unread_after = 0;
+  ::ioctl(pair[0], FIONREAD, &unread_after);
+  for (const int fd : {edge, level, pair[0], pair[1]}) ::close(fd);
+  return {{"written", kWritten},
+          {"first_edge_events", first},
+          {"handler_read", kHandlerReads},
+          {"unread", unread},
+          {"wait_ms", kWaitMs},
+          {"edge_events_while_unread", edge_again},
+          {"level_events_while_unread", level_again},
+          {"edge_events_after_new_data", edge_after_new_data},
+          {"unread_after_new_data", unread_after}};
+}
+
+// Claim 5: "epoll uses mmap to avoid copying the ready list". A running epoll server has an
+// eventpoll descriptor but no mapping of it; epoll_wait copies events into the caller's array.
+// Claim 7: Asio waits with epoll on Linux.
+Json mappings_and_descriptors(const std::string& binary) {
+  Json result;
+  for (const char* backend : {"epoll-lt", "asio", "poll"}) {
+    Server server = start_server(binary, backend);
+    const int client = connect_to(server.port);
+    round_trip(client, "ping", 5s);
+    int eventpoll_fds = 0;
+    for (const auto& target : fd_targets(server.process.pid()))
+      eventpoll_fds += target == "anon_inode:[eventpoll]";
+    std::ifstream maps(fmt::format("/proc/{}/maps", server.process.pid()));
+    int lines = 0, eventpoll_maps = 0;
+    for (std::string line; std::getline(maps, line); ++lines) {
+      eventpoll_maps +=
+          line.find("eventpoll") != std::string::npos || line.find("epoll") != std::string::npos;
+    }
+    ::close(client);
+    server.process.send_signal(SIGTERM);
+    server.process.wait(10s);
+    result[backend] = {{"eventpoll_fds", eventpoll_fds},
+                       {"maps_lines", lines},
+                       {"eventpoll_mappings", eventpoll_maps}};
+  }
+  return result;
+}
+
+}  // namespace
+}  // namespace muxbench
+
+int main(int argc, char** argv) {
+  using namespace muxbench;
+  CLI::App app{"Measures the semantic claims of select/poll/epoll tutorials on this machine.",
+               "claims"};
+  std::string json_path;
+  std::string server =
+      (std::filesystem::read_symlink("/proc/self/exe").parent_path() / "echo-server").string();
+  app.add_option("--json", json_path, "write the results here (atomically)");
+  app.add_option("--echo-server", server, "the echo-server binary")->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& success) {
+    return app.exit(success);
+  } catch (const CLI::ParseError& error) {
+    fmt::print(stderr, "claims: {} (see --help)\n", error.what());
+    return kExitUsage;
+  }
+  raise_fd_limit_to_hard();
+  ::signal(SIGPIPE, SIG_IGN);
+  try {
+    Json result = {{"schema_version", 1},
+                   {"kind", "claims"},
+                   {"environment", describe_environment()},
+                   {"fd_setsize", fd_setsize(server)},
+                   {"repeated_reports", repeated_reports()},
+                   {"edge_triggered_stall", edge_triggered_stall()},
+                   {"descriptors", mappings_and_descriptors(server)}};
+    const auto& f = result["fd_setsize"];
+    const auto& r = result["repeated_reports"];
+    const auto& e = result["edge_triggered_stall"];
+    const auto& d = result["descriptors"];
+    fmt::print(
+        "FD_SETSIZE: of {} connections select served {} and refused {} (server counted {}); poll "
+        "served {}.\n",
+        f["connections"].dump(), f["select"]["served"].dump(), f["select"]["refused"].dump(),
+        f["select"]["refused_counted_by_server"].dump(), f["poll"]["served"].dump());
+    fmt::print(
+        "An unread readable fd over {} zero-timeout calls: select reported it {}x, poll {}x, "
+        "epoll LT {}x, epoll ET {}x.\n",
+        r["calls"].dump(), r["select"].dump(), r["poll"].dump(), r["epoll_lt"].dump(),
+        r["epoll_et"].dump());
+    fmt::print(
+        "ET stall: {} bytes written, handler read {}, {} left; the next {} ms wait reported "
+        "{} event(s) (LT: {}); after 1 more byte ET reported {} with {} bytes waiting.\n",
+        e["written"].dump(), e["handler_read"].dump(), e["unread"].dump(), e["wait_ms"].dump(),
+        e["edge_events_while_unread"].dump(), e["level_events_while_unread"].dump(),
+        e["edge_events_after_new_data"].dump(), e["unread_after_new_data"].dump());
+    for (const auto& [backend, info] : d.items()) {
+      fmt::print("{}: {} eventpoll descriptor(s), {} of {} memory mappings mention epoll.\n",
+                 backend, info["eventpoll_fds"].dump(), info["eventpoll_mappings"].dump(),
+                 info["maps_lines"].dump());
+    }
+    if (!json_path.empty()) write_file_atomically(json_path, result.dump(2) + "\n");
+    return 0;
+  } catch (const std::exception& error) {
+    fmt::print(stderr, "claims: {}\n", error.what());
+    return 1;
+  }
+}

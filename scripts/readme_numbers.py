@@ -1,0 +1,131 @@
+#!/usr/bin/python3
+"""Checks that every number the README quotes from the reference run is the number in it.
+
+A quoted number carries an invisible marker right after it:  975.3<!--ref:KEY-->
+The number is compared with the value KEY names, rounded to the decimals written (thousands
+separators and a leading + are allowed). KEY is one of:
+  summary:/json/pointer          results/reference/summary.json
+  claims:/json/pointer           results/reference/claims.json
+  env:/json/pointer              results/reference/env.json
+  sweep:/json/pointer            results/reference/sweep.json
+  agg:SERIES/BACKEND/IDLE/METRIC the median of an aggregate in sweep.json
+  micro:BENCHMARK/FIELD          wait-bench (median over repetitions), e.g. micro:poll/socketpair/ready:1/fds:1000/ns_per_call
+Usage: readme_numbers.py [--fill | --refresh] [README.md] [RESULTS_DIR]
+  (default)  check; exit 1 with a list when anything differs
+  --refresh  rewrite every marked number from RESULTS_DIR, keeping its decimals (after a new
+             reference run)
+  --fill     replace placeholders ⟦KEY|DECIMALS⟧ with the value and its marker (DECIMALS "s":
+             plain text such as the CPU model, without a marker)"""
+import json
+import os
+import re
+import sys
+
+MARKER = re.compile(r"([+-]?[0-9][0-9,]*(?:\.[0-9]+)?)\s*(?:[a-zA-Zµ%/ ]{0,12})?<!--ref:([^>]+?)-->")
+
+
+def pointer(document, path):
+    value = document
+    for part in path.strip("/").split("/"):
+        if part == "":
+            continue
+        part = part.replace("~1", "/").replace("~0", "~")
+        value = value[int(part)] if isinstance(value, list) else value[part]
+    return value
+
+
+def resolve(key, results):
+    kind, _, rest = key.partition(":")
+    files = {"summary": "summary.json", "claims": "claims.json", "env": "env.json", "sweep": "sweep.json"}
+    if kind in files:
+        with open(os.path.join(results, files[kind])) as f:
+            return pointer(json.load(f), rest)
+    if kind == "agg":
+        series, backend, idle, metric = rest.split("/")
+        with open(os.path.join(results, "sweep.json")) as f:
+            for a in json.load(f)["aggregates"]:
+                if a["series"] == series and a["backend"] == backend and str(a["idle"]) == idle:
+                    return a["metrics"][metric]["median"]
+        raise KeyError(rest)
+    if kind == "micro":
+        name, _, field = rest.rpartition("/")
+        with open(os.path.join(results, "micro.json")) as f:
+            values = sorted(b[field] for b in json.load(f)["benchmarks"]
+                            if b.get("run_name", b["name"]).startswith(name + "/")
+                            and b.get("run_type") == "iteration" and field in b)
+        if not values:
+            raise KeyError(rest)
+        return values[len(values) // 2]
+    raise KeyError(f"unknown kind {kind!r}")
+
+
+PLACEHOLDER = re.compile(r"\u27e6([^|\u27e7]+)\|([0-9s])\u27e7")
+
+
+def formatted(value, decimals, key=""):
+    sign = "+" if key.endswith("percent") else ""  # a change is written with its sign
+    text = f"{value:{sign},.{decimals}f}"
+    return text if abs(value) >= 10000 else text.replace(",", "")
+
+
+def rewrite(text, results, fill):
+    def from_placeholder(match):
+        key, decimals = match.group(1), match.group(2)
+        value = resolve(key, results)
+        if decimals == "s":
+            return str(value)
+        return f"{formatted(float(value), int(decimals), key)}<!--ref:{key}-->"
+
+    def from_marker(match):
+        written, key = match.group(1), match.group(2).strip()
+        decimals = len(written.split(".")[1]) if "." in written else 0
+        new = formatted(float(resolve(key, results)), decimals, key)
+        return match.group(0).replace(written, new, 1)
+
+    return PLACEHOLDER.sub(from_placeholder, text) if fill else MARKER.sub(from_marker, text)
+
+
+def main():
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    mode = next((a for a in sys.argv[1:] if a.startswith("--")), "")
+    readme = args[0] if args else "README.md"
+    results = args[1] if len(args) > 1 else "results/reference"
+    with open(readme) as f:
+        text = f.read()
+    if mode in ("--fill", "--refresh"):
+        try:
+            new_text = rewrite(text, results, mode == "--fill")  # everything resolved first
+        except (KeyError, IndexError, ValueError, TypeError, OSError) as e:
+            print(f"readme_numbers: {e!r}; {readme} left unchanged", file=sys.stderr)
+            return 1
+        with open(readme + ".tmp", "w") as f:
+            f.write(new_text)
+        os.replace(readme + ".tmp", readme)
+        return 0
+    if PLACEHOLDER.search(text):
+        print("readme_numbers: unfilled placeholders remain (run with --fill)", file=sys.stderr)
+        return 1
+    problems, checked = [], 0
+    for match in MARKER.finditer(text):
+        written, key = match.group(1), match.group(2).strip()
+        checked += 1
+        try:
+            value = float(resolve(key, results))
+        except (KeyError, IndexError, ValueError, TypeError, OSError) as e:
+            problems.append(f"{key}: cannot resolve ({e!r})")
+            continue
+        decimals = len(written.split(".")[1]) if "." in written else 0
+        quoted = float(written.replace(",", ""))
+        if abs(value - quoted) > 0.5 * 10 ** -decimals + 1e-9:  # the written number is not its rounding
+            problems.append(f"{key}: README says {written}, the reference run says {value:.{decimals}f}")
+    unmarked_refs = text.count("<!--ref:") - checked
+    if unmarked_refs:
+        problems.append(f"{unmarked_refs} ref marker(s) not directly after a number")
+    for problem in problems:
+        print(f"readme_numbers: {problem}", file=sys.stderr)
+    print(f"readme_numbers: {checked} quoted numbers checked against {results}, {len(problems)} problem(s)")
+    return 1 if problems or checked == 0 else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
