@@ -9,7 +9,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <CLI/CLI.hpp>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -17,6 +16,7 @@
 #include <vector>
 
 #include "common/atomic_file.hpp"
+#include "common/command_line.hpp"
 #include "common/environment.hpp"
 #include "common/fd_limit.hpp"
 #include "common/subprocess.hpp"
@@ -192,14 +192,7 @@ int main(int argc, char** argv) {
       (std::filesystem::read_symlink("/proc/self/exe").parent_path() / "echo-server").string();
   app.add_option("--json", json_path, "write the results here (atomically)");
   app.add_option("--echo-server", server, "the echo-server binary")->capture_default_str();
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::Success& success) {
-    return app.exit(success);
-  } catch (const CLI::ParseError& error) {
-    fmt::print(stderr, "claims: {} (see --help)\n", error.what());
-    return kExitUsage;
-  }
+  if (const auto exit_code = parse_command_line(app, argc, argv, "claims")) return *exit_code;
   raise_fd_limit_to_hard();
   ::signal(SIGPIPE, SIG_IGN);
   try {

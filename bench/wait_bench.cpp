@@ -10,13 +10,14 @@
 #include <optional>
 #include <set>
 #include <string>
-#include <type_traits>
 #include <vector>
 
 #include "bench/fd_pairs.hpp"
 #include "bench/waiters.hpp"
+#include "common/clock.hpp"
 #include "common/cpu_affinity.hpp"
 #include "common/environment.hpp"
+#include "common/exit_codes.hpp"
 #include "common/fd_limit.hpp"
 
 namespace muxbench {
@@ -27,12 +28,6 @@ struct Options {
   std::size_t max_pairs_socketpair = 0;
   std::size_t max_pairs_tcp = 0;
 };
-
-std::int64_t now_ns() {
-  timespec now;
-  ::clock_gettime(CLOCK_MONOTONIC, &now);
-  return now.tv_sec * 1'000'000'000LL + now.tv_nsec;
-}
 
 // One pool of pairs, built at first use and shared by every benchmark of its kind. Only one kind
 // lives at a time (each pool may take most of the fd limit); benchmarks run in registration order,
@@ -73,31 +68,17 @@ void report(benchmark::State& state, double total_ns, std::size_t n, std::size_t
 
 // Times one wait call per iteration (manual time). With TimePrepare the per-call preparation (the
 // ET re-arm) is timed too: that is what an edge-triggered handler that re-arms pays.
-template <class Waiter, bool TimePrepare>
-void wait_call(benchmark::State& state, FdKind kind, std::size_t ready, const Options* options) {
-  const auto n = static_cast<std::size_t>(state.range(0));
+template <bool TimePrepare, class Waiter>
+void time_waits(benchmark::State& state, Waiter& waiter, ReadySet& ready_set, std::size_t n,
+                std::size_t ready) {
   std::string error;
-  FdPairs* pairs = pool(kind, n, *options, error);
-  if (!pairs) return state.SkipWithError(error.c_str());
-  const auto watched = pairs->watched(n);
-  if constexpr (std::is_same_v<Waiter, SelectWaiter>) {
-    if (watched.back() >= FD_SETSIZE) {
-      error = fmt::format(
-          "select cannot watch descriptor {}: values must stay below FD_SETSIZE "
-          "({}), so at most about {} fds",
-          watched.back(), FD_SETSIZE, FD_SETSIZE - watched.front());
-      return state.SkipWithError(error.c_str());
-    }
-  }
-  ReadySet ready_set(*pairs, n, ready);
-  Waiter waiter(watched);
   double total_ns = 0;
   for (auto _ : state) {
     if constexpr (!TimePrepare) waiter.prepare(ready_set);
-    const std::int64_t start = now_ns();
+    const std::int64_t start = monotonic_ns();
     if constexpr (TimePrepare) waiter.prepare(ready_set);
     const int got = waiter.wait(ready == 0);
-    const std::int64_t elapsed = now_ns() - start;
+    const std::int64_t elapsed = monotonic_ns() - start;
     if (got != static_cast<int>(ready)) {
       error = fmt::format("the wait returned {} ready descriptors, expected {}", got, ready);
       state.SkipWithError(error.c_str());
@@ -107,6 +88,21 @@ void wait_call(benchmark::State& state, FdKind kind, std::size_t ready, const Op
     total_ns += static_cast<double>(elapsed);
   }
   report(state, total_ns, n, ready);
+}
+
+template <class Waiter, bool TimePrepare>
+void wait_call(benchmark::State& state, FdKind kind, std::size_t ready, const Options* options) {
+  const auto n = static_cast<std::size_t>(state.range(0));
+  std::string error;
+  FdPairs* pairs = pool(kind, n, *options, error);
+  if (!pairs) return state.SkipWithError(error.c_str());
+  try {
+    ReadySet ready_set(*pairs, n, ready);
+    Waiter waiter(pairs->watched(n));  // select refuses descriptors >= FD_SETSIZE here
+    time_waits<TimePrepare>(state, waiter, ready_set, n, ready);
+  } catch (const std::exception& e) {
+    state.SkipWithError(e.what());
+  }
 }
 
 enum class CtlOperation { kAdd, kModify, kDelete };
@@ -126,20 +122,20 @@ void epoll_ctl_call(benchmark::State& state, FdKind kind, CtlOperation operation
     std::int64_t start = 0, elapsed = 0;
     switch (operation) {
       case CtlOperation::kAdd:
-        start = now_ns();
+        start = monotonic_ns();
         epoll.control(EPOLL_CTL_ADD, extra);
-        elapsed = now_ns() - start;
+        elapsed = monotonic_ns() - start;
         epoll.control(EPOLL_CTL_DEL, extra);
         break;
       case CtlOperation::kModify:
-        start = now_ns();
+        start = monotonic_ns();
         epoll.control(EPOLL_CTL_MOD, registered);
-        elapsed = now_ns() - start;
+        elapsed = monotonic_ns() - start;
         break;
       case CtlOperation::kDelete:
-        start = now_ns();
+        start = monotonic_ns();
         epoll.control(EPOLL_CTL_DEL, registered);
-        elapsed = now_ns() - start;
+        elapsed = monotonic_ns() - start;
         epoll.control(EPOLL_CTL_ADD, registered);
         break;
     }
@@ -266,7 +262,7 @@ int main(int argc, char** argv) {
     } else if (arg == "--cpu" && i + 1 < argc) {
       if (const auto error = pin_to_cpu(std::atoi(argv[++i])); !error.empty()) {
         fmt::print(stderr, "wait-bench: --cpu: {}\n", error);
-        return 2;
+        return kExitUsage;
       }
     } else {
       min_time_given |= arg.rfind("--benchmark_min_time", 0) == 0;
@@ -279,7 +275,7 @@ int main(int argc, char** argv) {
   }
   int count = static_cast<int>(args.size());
   benchmark::Initialize(&count, args.data());
-  if (benchmark::ReportUnrecognizedArguments(count, args.data())) return 2;
+  if (benchmark::ReportUnrecognizedArguments(count, args.data())) return kExitUsage;
 
   const FdLimit limit = raise_fd_limit_to_hard();
   options.max_pairs_socketpair = max_pairs(FdKind::kSocketPair, limit.soft);
@@ -293,14 +289,14 @@ int main(int argc, char** argv) {
                "wait-bench: the fd limit ({}) leaves too few descriptors for {} fd pairs; raise "
                "it (ulimit -n)\n",
                limit.soft, kFewestPairs);
-    return 2;
+    return kExitUsage;
   }
   const std::size_t ran = benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   if (ran == 0) {
     fmt::print(stderr,
                "wait-bench: no benchmark matches the filter (see --benchmark_list_tests)\n");
-    return 2;
+    return kExitUsage;
   }
   return 0;
 }

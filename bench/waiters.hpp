@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <span>
+#include <string>
 #include <string_view>
 #include <system_error>
 #include <vector>
@@ -26,7 +27,13 @@ class SelectWaiter {
   explicit SelectWaiter(std::span<const int> fds) {
     FD_ZERO(&interest_);
     for (const int fd : fds) {
-      if (fd >= FD_SETSIZE) throw std::system_error(EBADF, std::generic_category(), "FD_SETSIZE");
+      if (fd >= FD_SETSIZE) {
+        throw std::system_error(EBADF, std::generic_category(),
+                                "select cannot watch descriptor " + std::to_string(fd) +
+                                    ": values must stay below FD_SETSIZE (" +
+                                    std::to_string(FD_SETSIZE) + "), so at most about " +
+                                    std::to_string(FD_SETSIZE - fds.front()) + " fds");
+      }
       FD_SET(fd, &interest_);
       nfds_ = std::max(nfds_, fd + 1);
     }

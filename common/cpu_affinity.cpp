@@ -32,16 +32,18 @@ std::string describe_cpus(const std::vector<int>& cpus) {
   return text;
 }
 
-std::string pin_to_cpu(int cpu) {
-  const auto cpus = allowed_cpus();
-  if (std::find(cpus.begin(), cpus.end(), cpu) == cpus.end()) {
-    return fmt::format("CPU {} is not available (allowed: {})", cpu, describe_cpus(cpus));
-  }
+std::string pin_to_cpus(const std::vector<int>& cpus) {
+  const auto allowed = allowed_cpus();
   cpu_set_t set;
   CPU_ZERO(&set);
-  CPU_SET(cpu, &set);
+  for (const int cpu : cpus) {
+    if (std::find(allowed.begin(), allowed.end(), cpu) == allowed.end()) {
+      return fmt::format("CPU {} is not available (allowed: {})", cpu, describe_cpus(allowed));
+    }
+    CPU_SET(cpu, &set);
+  }
   if (::sched_setaffinity(0, sizeof(set), &set) != 0) {
-    return fmt::format("cannot pin to CPU {}: {}", cpu, std::strerror(errno));
+    return fmt::format("cannot pin to CPU {}: {}", describe_cpus(cpus), std::strerror(errno));
   }
   return {};
 }

@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "common/exit_codes.hpp"
+
 namespace muxbench {
 
 // A problem with what the user asked for (bad option, port in use, limit too low): exit code 2.
@@ -9,7 +11,5 @@ class UsageError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
-
-inline constexpr int kExitUsage = 2;
 
 }  // namespace muxbench

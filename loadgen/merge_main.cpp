@@ -1,10 +1,10 @@
 // loadgen-merge: one result from the reports of several loadgen processes run at the same time.
 #include <fmt/format.h>
 
-#include <CLI/CLI.hpp>
 #include <fstream>
 
 #include "common/atomic_file.hpp"
+#include "common/command_line.hpp"
 #include "common/usage_error.hpp"
 #include "loadgen/histogram.hpp"
 #include "loadgen/merge.hpp"
@@ -25,14 +25,8 @@ int main(int argc, char** argv) {
   app.add_option("--csv", csv_path, "write one CSV row (loadgen's columns) here");
   app.add_option("--hdr", hdr_path, "write the merged percentile distribution (HdrHistogram text)");
   app.add_flag("--quiet", quiet, "no summary");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::Success& success) {
-    return app.exit(success);
-  } catch (const CLI::ParseError& error) {
-    fmt::print(stderr, "loadgen-merge: {} (see --help)\n", error.what());
-    return kExitUsage;
-  }
+  if (const auto exit_code = parse_command_line(app, argc, argv, "loadgen-merge"))
+    return *exit_code;
   std::vector<nlohmann::json> reports;
   for (const auto& path : inputs) {
     std::ifstream in(path);

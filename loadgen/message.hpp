@@ -24,8 +24,10 @@ class MessageFormat {
 
   std::size_t size() const { return bytes_.size(); }
 
-  void write(std::uint32_t connection, std::uint64_t sequence, char* out) const {
-    std::memcpy(out, bytes_.data(), bytes_.size());
+  // A sender fills its buffer once and then only stamps each message's header: a large message
+  // is not copied again for every send.
+  void fill(char* out) const { std::memcpy(out, bytes_.data(), bytes_.size()); }
+  static void stamp(std::uint32_t connection, std::uint64_t sequence, char* out) {
     std::memcpy(out, &connection, sizeof connection);
     std::memcpy(out + 4, &sequence, sizeof sequence);
   }

@@ -2,9 +2,7 @@
 
 #include <fmt/format.h>
 #include <signal.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -16,6 +14,7 @@
 #include <thread>
 
 #include "common/atomic_file.hpp"
+#include "common/clock.hpp"
 #include "common/cpu_affinity.hpp"
 #include "common/environment.hpp"
 #include "common/fd_limit.hpp"
@@ -35,26 +34,6 @@ std::atomic<bool> g_stop{false};
 
 extern "C" void on_stop_signal(int) {
   if (g_stop.exchange(true)) ::_exit(kExitInterrupted);  // a second Ctrl-C: leave at once
-}
-
-std::int64_t monotonic_ns() {
-  timespec now;
-  ::clock_gettime(CLOCK_MONOTONIC, &now);
-  return now.tv_sec * 1'000'000'000LL + now.tv_nsec;
-}
-
-double process_cpu_seconds() {
-  rusage usage{};
-  ::getrusage(RUSAGE_SELF, &usage);
-  const auto seconds = [](const timeval& tv) {
-    return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6;
-  };
-  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
-}
-
-void sleep_until(std::int64_t deadline_ns) {
-  const timespec deadline{deadline_ns / 1'000'000'000LL, deadline_ns % 1'000'000'000LL};
-  ::clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &deadline, nullptr);  // EINTR: loop again
 }
 
 std::uint64_t ephemeral_ports() {
@@ -181,7 +160,7 @@ void write_outputs(const LoadgenConfig& config, const nlohmann::json& report,
 int run_loadgen(const LoadgenConfig& config) {
   const FdLimit limit = raise_fd_limit_to_hard();
   refuse_beyond_limits(config, limit);
-  const double cpu_at_start = process_cpu_seconds();
+  const double cpu_at_start = cpu_seconds(RUSAGE_SELF).total();
 
   struct sigaction action {};
   action.sa_handler = on_stop_signal;
@@ -190,12 +169,8 @@ int run_loadgen(const LoadgenConfig& config) {
   ::sigaction(SIGTERM, &action, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
 
-  if (!config.cpus.empty()) {  // the main thread shares the generator's CPUs, never the server's
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    for (const int cpu : config.cpus) CPU_SET(cpu, &set);
-    ::sched_setaffinity(0, sizeof set, &set);
-  }
+  // The main thread shares the generator's CPUs, never the server's; the workers check the CPUs.
+  if (!config.cpus.empty()) pin_to_cpus(config.cpus);
 
   const auto total = config.warmup + config.duration;
   Progress progress(!config.quiet && total > std::chrono::seconds(2));
@@ -262,6 +237,7 @@ int run_loadgen(const LoadgenConfig& config) {
     worker_plan.depth = config.depth;
     worker_plan.rate = config.rate;
     worker_plan.busy_poll = config.busy_poll;
+    worker_plan.report_progress = progress.enabled();
     if (!config.cpus.empty()) worker_plan.cpu = config.cpus[t % config.cpus.size()];
     workers.push_back(std::make_unique<Worker>(std::move(worker_plan)));
   }
@@ -336,7 +312,7 @@ int run_loadgen(const LoadgenConfig& config) {
                                                         ? schedule.measure_end_ns
                                                         : schedule.measure_start_ns);
     if (progress.enabled()) wake = std::min(wake, last_tick + 1'000'000'000);
-    sleep_until(std::max(wake, now + 1'000'000));
+    sleep_until_ns(std::max(wake, now + 1'000'000));  // EINTR: loop again
   }
   for (auto& thread : running) thread.join();
   progress.done();
@@ -418,7 +394,7 @@ int run_loadgen(const LoadgenConfig& config) {
       {"max_in_flight_per_connection", sum.max_in_flight},
       {"bound", bound},
       {"fell_behind", fell_behind},
-      {"process_cpu_s", process_cpu_seconds() - cpu_at_start},  // all threads, whole run
+      {"process_cpu_s", cpu_seconds(RUSAGE_SELF).total() - cpu_at_start},  // all threads, whole run
       {"bound_rule", config.busy_poll
                          ? "more than 90% of busy-poll spins found work"
                          : "the generator's threads kept one CPU busy more than 90% of the window "

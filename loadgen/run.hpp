@@ -1,10 +1,9 @@
 #pragma once
 
+#include "common/exit_codes.hpp"
 #include "loadgen/config.hpp"
 
 namespace muxbench {
-
-inline constexpr int kExitInterrupted = 130;
 
 // Runs the whole measurement, writes the requested reports and returns the exit code: 0 clean,
 // 1 errors (integrity, lost connections, connect failures), 130 interrupted. Throws UsageError

@@ -2,9 +2,7 @@
 
 #include <sys/epoll.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -20,28 +18,6 @@ namespace {
 
 constexpr std::int64_t kMillisecond = 1'000'000;
 constexpr std::size_t kReceiveBufferSize = 256 * 1024;
-
-std::int64_t now_ns() {
-  timespec now;
-  ::clock_gettime(CLOCK_MONOTONIC, &now);
-  return now.tv_sec * 1'000'000'000LL + now.tv_nsec;
-}
-
-void sleep_until(std::int64_t deadline_ns) {
-  const timespec deadline{deadline_ns / 1'000'000'000LL, deadline_ns % 1'000'000'000LL};
-  while (::clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &deadline, nullptr) == EINTR) {
-  }
-}
-
-void thread_cpu_seconds(double& user, double& system) {
-  rusage usage{};
-  ::getrusage(RUSAGE_THREAD, &usage);
-  const auto seconds = [](const timeval& tv) {
-    return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6;
-  };
-  user = seconds(usage.ru_utime);
-  system = seconds(usage.ru_stime);
-}
 
 // epoll_pwait2 takes a nanosecond timeout (kernel >= 5.11); fall back to milliseconds.
 int wait_for_events(int epoll_fd, epoll_event* events, int capacity, std::int64_t timeout_ns) {
@@ -74,7 +50,6 @@ struct Worker::Connection {
 Worker::Worker(WorkerPlan plan)
     : plan_(std::move(plan)),
       format_(plan_.message_size),
-      send_buffer_(plan_.message_size),
       receive_buffer_(kReceiveBufferSize),
       epoll_fd_(::epoll_create1(EPOLL_CLOEXEC)) {
   for (std::size_t i = 0; i < plan_.fds.size(); ++i) {
@@ -100,15 +75,16 @@ void Worker::run(const std::atomic<bool>& stop) {
   if (plan_.cpu) result_.pin_error = pin_to_cpu(*plan_.cpu);
   ::prctl(PR_SET_TIMERSLACK, 1UL);  // the default 50 us timer slack would be paid as latency
   const Schedule& s = plan_.schedule;
-  sleep_until(s.start_ns);
+  while (sleep_until_ns(s.start_ns) == EINTR) {
+  }
   if (!plan_.rate) {
-    for (auto& c : connections_) send_messages(c, plan_.depth, now_ns());
+    for (auto& c : connections_) send_messages(c, plan_.depth, monotonic_ns());
   }
   epoll_event events[256];
   std::int64_t next_progress = 0;
   for (;;) {
-    const std::int64_t now = now_ns();
-    if (!in_window_ && !window_done_ && now >= s.measure_start_ns) begin_window(now);
+    const std::int64_t now = monotonic_ns();
+    if (!in_window_ && !window_done_ && now >= s.measure_start_ns) begin_window();
     if (in_window_ && now >= s.measure_end_ns) end_window(now);
     if (stop.load(std::memory_order_relaxed) || now >= s.drain_deadline_ns) break;
     const bool owes_sends = plan_.rate && next_open_loop_send_ns() < s.measure_end_ns;
@@ -133,32 +109,30 @@ void Worker::run(const std::atomic<bool>& stop) {
       ++result_.window_loops;
       if (ready > 0 || result_.messages_sent != sent_before) ++result_.window_loops_worked;
     }
-    if (now >= next_progress) {
+    if (plan_.report_progress && now >= next_progress) {
       progress_received.store(result_.messages_received, std::memory_order_relaxed);
       progress_p99_ns.store(result_.latency.percentile(99), std::memory_order_relaxed);
       next_progress = now + 500 * kMillisecond;
     }
   }
-  if (in_window_) end_window(now_ns());  // interrupted inside the window
+  if (in_window_) end_window(monotonic_ns());  // interrupted inside the window
   for (const auto& c : connections_) {
     if (c.open) result_.unanswered += c.in_flight.size();
   }
   progress_received.store(result_.messages_received, std::memory_order_relaxed);
 }
 
-void Worker::begin_window(std::int64_t now) {
+void Worker::begin_window() {
   in_window_ = true;
-  window_start_ns_ = now;
-  thread_cpu_seconds(cpu_user_at_start_, cpu_system_at_start_);
+  window_cpu_at_start_ = cpu_seconds(RUSAGE_THREAD);
 }
 
 void Worker::end_window(std::int64_t now) {
   in_window_ = false;
   window_done_ = true;
-  double user = 0, system = 0;
-  thread_cpu_seconds(user, system);
-  result_.window_cpu_user_s = user - cpu_user_at_start_;
-  result_.window_cpu_system_s = system - cpu_system_at_start_;
+  const CpuSeconds cpu = cpu_seconds(RUSAGE_THREAD);
+  result_.window_cpu_user_s = cpu.user - window_cpu_at_start_.user;
+  result_.window_cpu_system_s = cpu.system - window_cpu_at_start_.system;
   // Messages are counted against the nominal window; an interrupted one ends now.
   const std::int64_t end = std::min(now, plan_.schedule.measure_end_ns);
   result_.window_seconds = static_cast<double>(end - plan_.schedule.measure_start_ns) / 1e9;
@@ -195,11 +169,15 @@ void Worker::send_due_open_loop(std::int64_t now) {
 void Worker::send_messages(Connection& c, std::uint32_t count, std::int64_t sent_ns) {
   if (!c.open || count == 0) return;
   const std::size_t size = format_.size();
-  if (send_buffer_.size() < count * size) send_buffer_.resize(count * size);
+  if (send_buffer_.size() < count * size) {
+    const std::size_t filled = send_buffer_.size() / size;
+    send_buffer_.resize(count * size);
+    for (std::size_t k = filled; k < count; ++k) format_.fill(send_buffer_.data() + k * size);
+  }
   for (std::uint32_t k = 0; k < count; ++k) {
     const std::uint64_t sequence = c.next_sequence++;
     c.in_flight.push({sequence, sent_ns});
-    format_.write(c.id, sequence, send_buffer_.data() + k * size);
+    MessageFormat::stamp(c.id, sequence, send_buffer_.data() + k * size);
   }
   in_flight_total_ += count;
   result_.messages_sent += count;
@@ -238,7 +216,7 @@ void Worker::on_readable(Connection& c) {
   const ssize_t n = ::recv(c.fd, receive_buffer_.data(), receive_buffer_.size(), 0);
   if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
   if (n <= 0) return lose(c);
-  const std::int64_t now = now_ns();
+  const std::int64_t now = monotonic_ns();
   const std::size_t size = format_.size();
   const char* data = receive_buffer_.data();
   auto left = static_cast<std::size_t>(n);
@@ -261,7 +239,7 @@ void Worker::on_readable(Connection& c) {
     c.partial_length += left;
   }
   // Stamped after the verification work above: the clock starts when they really leave.
-  if (replacements > 0) send_messages(c, replacements, now_ns());
+  if (replacements > 0) send_messages(c, replacements, monotonic_ns());
 }
 
 // Returns whether a closed loop should send a replacement.

@@ -3,8 +3,10 @@
 #include <atomic>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <vector>
 
+#include "common/clock.hpp"
 #include "loadgen/histogram.hpp"
 #include "loadgen/message.hpp"
 
@@ -28,6 +30,7 @@ struct WorkerPlan {
   std::uint32_t depth = 1;     // closed loop: messages in flight per connection
   std::optional<double> rate;  // open loop: aggregate messages per second
   bool busy_poll = false;
+  bool report_progress = false;  // a progress line reads the counters and p99 twice a second
   std::optional<int> cpu;
   Schedule schedule{};
 };
@@ -77,7 +80,7 @@ class Worker {
   void set_write_interest(Connection& c, bool wanted);
   void send_due_open_loop(std::int64_t now_ns);
   std::int64_t next_open_loop_send_ns() const;
-  void begin_window(std::int64_t now_ns);
+  void begin_window();
   void end_window(std::int64_t now_ns);
 
   WorkerPlan plan_;
@@ -91,8 +94,7 @@ class Worker {
   std::uint64_t open_loop_next_ = 0;  // index of this worker's next scheduled send
   bool in_window_ = false;
   bool window_done_ = false;
-  std::int64_t window_start_ns_ = 0;
-  double cpu_user_at_start_ = 0, cpu_system_at_start_ = 0;
+  CpuSeconds window_cpu_at_start_;
 };
 
 }  // namespace muxbench

@@ -2,12 +2,12 @@
 #include <fmt/format.h>
 #include <signal.h>
 
-#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <filesystem>
 #include <string>
 #include <vector>
 
+#include "common/command_line.hpp"
 #include "common/cpu_affinity.hpp"
 #include "common/fd_limit.hpp"
 #include "servers/backends.hpp"
@@ -18,6 +18,7 @@
 namespace {
 
 using muxbench::kExitUsage;
+using muxbench::parse_command_line;
 using muxbench::ServerConfig;
 using muxbench::UsageError;
 
@@ -96,14 +97,7 @@ int main(int argc, char** argv) {
   app.add_option("--cpu", cpu, "pin the server to this CPU")->check(CLI::NonNegativeNumber);
   app.add_option("--stats-file", stats_file,
                  "where SIGUSR1 and exit write the stats JSON (atomically); default: stdout");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::Success& success) {
-    return app.exit(success);
-  } catch (const CLI::ParseError& error) {
-    fmt::print(stderr, "echo-server: {} (see --help)\n", error.what());
-    return kExitUsage;
-  }
+  if (const auto exit_code = parse_command_line(app, argc, argv, "echo-server")) return *exit_code;
   config.port = static_cast<std::uint16_t>(port);
   if (cpu >= 0) config.cpu = cpu;
   if (!stats_file.empty()) config.stats_file = stats_file;

@@ -1,11 +1,8 @@
 #pragma once
 
 #include <poll.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <climits>
-#include <system_error>
 #include <vector>
 
 #include "servers/poller.hpp"

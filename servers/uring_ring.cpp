@@ -24,16 +24,10 @@ UringRing::UringRing(unsigned entries) {
   }
 }
 
-io_uring_sqe* UringRing::sqe() {
-  io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
-  if (sqe == nullptr) {
-    if (const int result = io_uring_submit(&ring_); result < 0) {
-      throw std::system_error(-result, std::generic_category(), "io_uring_submit");
-    }
-    sqe = io_uring_get_sqe(&ring_);  // non-null: the queue was just emptied
+void UringRing::submit_queued() {
+  if (const int result = io_uring_submit(&ring_); result < 0) {
+    throw std::system_error(-result, std::generic_category(), "io_uring_submit");
   }
-  ++submitted_;
-  return sqe;
 }
 
 bool UringRing::submit_and_wait(int timeout_ms) {

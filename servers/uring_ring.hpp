@@ -4,7 +4,8 @@
 
 #include <cstdint>
 #include <stdexcept>
-#include <string>
+
+#include "common/exit_codes.hpp"
 
 namespace muxbench {
 
@@ -15,7 +16,6 @@ class UringUnavailable : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
-inline constexpr int kExitUnsupported = 4;
 
 // An io_uring instance for one thread. SQEs are queued with sqe() and submitted by the next
 // submit_and_wait(), so a whole batch of work costs one io_uring_enter.
@@ -33,8 +33,17 @@ class UringRing {
 
   io_uring* get() { return &ring_; }
 
-  // A free SQE; when the submission queue is full the queued ones are submitted first.
-  io_uring_sqe* sqe();
+  // A free SQE; when the submission queue is full the queued ones are submitted first. Inline:
+  // it runs for every recv and send.
+  io_uring_sqe* sqe() {
+    io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+    if (sqe == nullptr) {
+      submit_queued();
+      sqe = io_uring_get_sqe(&ring_);  // non-null: the queue was just emptied
+    }
+    ++submitted_;
+    return sqe;
+  }
 
   // Submits what is queued and waits for at least one completion (timeout_ms < 0: no limit).
   // Returns false when interrupted or timed out.
@@ -57,6 +66,8 @@ class UringRing {
   std::uint64_t submitted() const { return submitted_; }  // SQEs handed out by sqe()
 
  private:
+  void submit_queued();  // throws std::system_error
+
   io_uring ring_{};
   bool open_ = true;
   std::uint64_t submitted_ = 0;

@@ -107,7 +107,7 @@ class UringEchoServer {
     arm_signals();
     ctx_.announce();
     while (!stopping_) {
-      const bool completed = ring_.submit_and_wait(starved_.empty() ? -1 : 1);
+      const bool completed = ring_.submit_and_wait(-1);
       ++c_.wait_calls;
       if (completed) c_.events += ring_.drain([this](const io_uring_cqe& cqe) { dispatch(cqe); });
       retry_starved();
@@ -283,14 +283,13 @@ class UringEchoServer {
     receive(fd, c);
   }
 
+  // receive() only queues SQEs, so starved_ does not change while it is walked.
   void retry_starved() {
-    if (starved_.empty()) return;
-    std::vector<int> retry;
-    retry.swap(starved_);
-    for (const int fd : retry) {
+    for (const int fd : starved_) {
       Connection& c = connections_[fd];
       if (c.open && !c.closing) receive(fd, c);
     }
+    starved_.clear();
   }
 
   void close_after_error(int fd, Connection& c, int error) {

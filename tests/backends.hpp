@@ -6,10 +6,9 @@
 
 namespace muxbench::testing {
 
-inline const auto kAllBackends =
-    ::testing::Values(std::string("select"), std::string("poll"), std::string("epoll-lt"),
-                      std::string("epoll-et"), std::string("asio"), std::string("uring-poll"),
-                      std::string("uring"));
+inline const auto kAllBackends = ::testing::Values(
+    std::string("select"), std::string("poll"), std::string("epoll-lt"), std::string("epoll-et"),
+    std::string("asio"), std::string("uring-poll"), std::string("uring"));
 
 // gtest test names may not contain '-'.
 inline std::string backend_test_name(const ::testing::TestParamInfo<std::string>& info) {

@@ -288,11 +288,6 @@ std::string summary_markdown(const Json& sweep, const Json& micro, const std::st
     const LinearFit line = fit_line(fds, cpu);
     const bool has_base = !idles.empty() && idles.front() == 0;
     const double base = has_base ? cpu.front() : 0.0;
-    const auto per_idle_fd = [&](std::uint64_t idle) -> std::string {
-      const auto at_idle = agg.get(macro_series, backend, idle, "server_cpu_ns_per_wait");
-      if (!has_base || !at_idle || idle == 0) return "-";
-      return fmt::format("{:.0f} (at {})", (*at_idle - base) / static_cast<double>(idle), idle);
-    };
     std::string family = backend + "/socketpair/ready:1";  // wait-bench spells '-' as '_'
     std::replace(family.begin(), family.end(), '-', '_');
     const LinearFit micro_line = micro.is_object() ? micro_fit(micro, family) : LinearFit{};
@@ -303,6 +298,10 @@ std::string summary_markdown(const Json& sweep, const Json& micro, const std::st
       if (!has_base || !at_idle || idle == 0) return nullptr;
       return (*at_idle - base) / static_cast<double>(idle);
     };
+    const auto per_idle_fd = [&](std::uint64_t idle) -> std::string {
+      const Json value = per_fd_value(idle);
+      return value.is_null() ? "-" : fmt::format("{:.0f} (at {})", value.get<double>(), idle);
+    };
     numbers["per_fd"][backend] = {
         {"series", macro_series},
         {"ns_per_idle_fd_at_1000", per_fd_value(1000)},
@@ -312,15 +311,14 @@ std::string summary_markdown(const Json& sweep, const Json& micro, const std::st
         {"line_r2", line.valid ? Json(line.r2) : Json(nullptr)},
         {"micro_ns_per_fd", micro_line.valid ? Json(micro_line.slope) : Json(nullptr)},
         {"micro_r2", micro_line.valid ? Json(micro_line.r2) : Json(nullptr)}};
-    md += fmt::format(
-        "| {} | {} | {} | {} | {} | {} | {} | {} |\n", backend,
-        std::find(idles.begin(), idles.end(), 1000) != idles.end() ? per_idle_fd(1000) : "-",
-        idles.empty() ? "-" : per_idle_fd(idles.back()),
-        line.valid ? fmt::format("{:.1f}", line.slope) : "-",
-        line.valid ? fmt::format("{:.3f}", line.r2) : "-",
-        events.empty() ? "-" : fmt::format("{:.1f}–{:.1f}", *low_events, *high_events),
-        micro_line.valid ? fmt::format("{:.1f}", micro_line.slope) : "-",
-        micro_line.valid ? fmt::format("{:.3f}", micro_line.r2) : "-");
+    md +=
+        fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} |\n", backend, per_idle_fd(1000),
+                    idles.empty() ? "-" : per_idle_fd(idles.back()),
+                    line.valid ? fmt::format("{:.1f}", line.slope) : "-",
+                    line.valid ? fmt::format("{:.3f}", line.r2) : "-",
+                    events.empty() ? "-" : fmt::format("{:.1f}–{:.1f}", *low_events, *high_events),
+                    micro_line.valid ? fmt::format("{:.1f}", micro_line.slope) : "-",
+                    micro_line.valid ? fmt::format("{:.3f}", micro_line.r2) : "-");
   }
   md +=
       "\nFor epoll the per-fd numbers are noise around zero: its wait does not look at idle "
@@ -398,40 +396,28 @@ std::string summary_markdown(const Json& sweep, const Json& micro, const std::st
                       *std::max_element(ratios.begin(), ratios.end()), ratios.size()};
   };
   md += "\n## Asio and io_uring over raw epoll, edge- over level-triggered\n\n";
-  if (const auto r = ratio_over_idles("asio", "epoll-lt")) {
+  struct Comparison {
+    const char* backend;
+    const char* label;
+    const char* base_label;
+    const char* slot;  // where summary.json keeps it
+  };
+  for (const Comparison& c :
+       {Comparison{"asio", "Asio", "raw epoll-lt", "/asio_over_epoll_lt"},
+        Comparison{"uring-poll", "uring-poll", "raw epoll-lt", "/over_epoll_lt/uring-poll"},
+        Comparison{"uring", "uring", "raw epoll-lt", "/over_epoll_lt/uring"},
+        Comparison{"epoll-et", "epoll-et", "epoll-lt", "/et_over_lt"}}) {
+    const auto r = ratio_over_idles(c.backend, "epoll-lt");
+    if (!r) continue;
     const auto [mid, low, high, n] = *r;
-    numbers["asio_over_epoll_lt"] = {{"median_percent", (mid - 1) * 100},
-                                     {"low_percent", (low - 1) * 100},
-                                     {"high_percent", (high - 1) * 100},
-                                     {"idle_counts", n}};
+    numbers[Json::json_pointer(c.slot)] = {{"median_percent", (mid - 1) * 100},
+                                           {"low_percent", (low - 1) * 100},
+                                           {"high_percent", (high - 1) * 100},
+                                           {"idle_counts", n}};
     md += fmt::format(
-        "- Asio spends {} server CPU per message relative to raw epoll-lt (median over {} "
-        "idle counts; range {} to {}).\n",
-        percent(mid), n, percent(low), percent(high));
-  }
-  for (const std::string uring : {"uring-poll", "uring"}) {
-    if (const auto r = ratio_over_idles(uring, "epoll-lt")) {
-      const auto [mid, low, high, n] = *r;
-      numbers["over_epoll_lt"][uring] = {{"median_percent", (mid - 1) * 100},
-                                         {"low_percent", (low - 1) * 100},
-                                         {"high_percent", (high - 1) * 100},
-                                         {"idle_counts", n}};
-      md += fmt::format(
-          "- {} spends {} server CPU per message relative to raw epoll-lt (median over {} "
-          "idle counts; range {} to {}).\n",
-          uring, percent(mid), n, percent(low), percent(high));
-    }
-  }
-  if (const auto r = ratio_over_idles("epoll-et", "epoll-lt")) {
-    const auto [mid, low, high, n] = *r;
-    numbers["et_over_lt"] = {{"median_percent", (mid - 1) * 100},
-                             {"low_percent", (low - 1) * 100},
-                             {"high_percent", (high - 1) * 100},
-                             {"idle_counts", n}};
-    md += fmt::format(
-        "- epoll-et spends {} server CPU per message relative to epoll-lt (median over {} "
-        "idle counts; range {} to {}).\n",
-        percent(mid), n, percent(low), percent(high));
+        "- {} spends {} server CPU per message relative to {} (median over {} idle counts; range "
+        "{} to {}).\n",
+        c.label, percent(mid), c.base_label, n, percent(low), percent(high));
   }
   for (const std::string backend : {"epoll-lt", "epoll-et"}) {
     const auto idles = agg.idles(closed, backend, "events_per_wait");

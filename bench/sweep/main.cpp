@@ -29,7 +29,6 @@ namespace fs = std::filesystem;
 using Json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
-constexpr int kExitInterrupted = 130;
 std::atomic<bool> g_stop{false};
 
 extern "C" void on_stop_signal(int) {
@@ -413,7 +412,6 @@ int main(int argc, char** argv) {
       bar.show(fmt::format("{} {} idle={}", point.series.name, point.backend, point.idle));
       auto record = run_point(point, config, tools, run.dir / "points", g_stop);
       if (record["status"] == "interrupted") break;
-      failed |= record["status"] == "failed";
       run.sweep["points"].push_back(std::move(record));
       bar.advance();
       save(run);

@@ -10,6 +10,7 @@
 
 #include "common/atomic_file.hpp"
 #include "common/duration.hpp"
+#include "common/exit_codes.hpp"
 #include "common/subprocess.hpp"
 #include "loadgen/merge.hpp"
 
@@ -18,8 +19,6 @@ namespace {
 
 using namespace std::chrono_literals;
 using Json = nlohmann::json;
-
-constexpr int kServerExitUnsupported = 4;  // echo-server: the backend cannot run here
 
 std::string last_line(const std::string& text) {
   std::istringstream lines(text);
@@ -308,7 +307,7 @@ Json run_point(const PointSpec& point, const SweepConfig& config, const Tools& t
     const auto exit_code = server->wait(5s);  // it exited, or is killed below
     server->send_signal(SIGKILL);
     const std::string why = last_line(server->drain_stderr(1s));
-    if (exit_code == kServerExitUnsupported) return fail("unsupported", why);  // e.g. no io_uring
+    if (exit_code == kExitUnsupported) return fail("unsupported", why);  // e.g. no io_uring
     return fail("failed", fmt::format("echo-server did not start (exit {}): {}",
                                       exit_code ? std::to_string(*exit_code) : "none", why));
   }
