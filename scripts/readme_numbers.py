@@ -16,6 +16,7 @@ Usage: readme_numbers.py [--fill | --refresh] [README.md] [RESULTS_DIR]
              reference run)
   --fill     replace placeholders ⟦KEY|DECIMALS⟧ with the value and its marker (DECIMALS "s":
              plain text such as the CPU model, without a marker)"""
+import functools
 import json
 import os
 import re
@@ -34,25 +35,28 @@ def pointer(document, path):
     return value
 
 
+@functools.lru_cache(maxsize=None)
+def load(results, name):  # each file is read once, however many markers name it
+    with open(os.path.join(results, name)) as f:
+        return json.load(f)
+
+
 def resolve(key, results):
     kind, _, rest = key.partition(":")
     files = {"summary": "summary.json", "claims": "claims.json", "env": "env.json", "sweep": "sweep.json"}
     if kind in files:
-        with open(os.path.join(results, files[kind])) as f:
-            return pointer(json.load(f), rest)
+        return pointer(load(results, files[kind]), rest)
     if kind == "agg":
         series, backend, idle, metric = rest.split("/")
-        with open(os.path.join(results, "sweep.json")) as f:
-            for a in json.load(f)["aggregates"]:
-                if a["series"] == series and a["backend"] == backend and str(a["idle"]) == idle:
-                    return a["metrics"][metric]["median"]
+        for a in load(results, "sweep.json")["aggregates"]:
+            if a["series"] == series and a["backend"] == backend and str(a["idle"]) == idle:
+                return a["metrics"][metric]["median"]
         raise KeyError(rest)
     if kind == "micro":
         name, _, field = rest.rpartition("/")
-        with open(os.path.join(results, "micro.json")) as f:
-            values = sorted(b[field] for b in json.load(f)["benchmarks"]
-                            if b.get("run_name", b["name"]).startswith(name + "/")
-                            and b.get("run_type") == "iteration" and field in b)
+        values = sorted(b[field] for b in load(results, "micro.json")["benchmarks"]
+                        if b.get("run_name", b["name"]).startswith(name + "/")
+                        and b.get("run_type") == "iteration" and field in b)
         if not values:
             raise KeyError(rest)
         return values[len(values) // 2]

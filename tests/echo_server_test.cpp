@@ -1,6 +1,5 @@
 // The echo contract, checked identically for every backend.
 #include <gtest/gtest.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <random>

@@ -5,6 +5,7 @@
 
 #include "common/subprocess.hpp"
 #include "tests/support/echo_server_process.hpp"
+#include "tests/support/usage.hpp"
 
 namespace muxbench::testing {
 namespace {
@@ -12,13 +13,7 @@ namespace {
 using namespace std::chrono_literals;
 
 void expect_usage_error(std::vector<std::string> args, const std::string& mentions) {
-  args.insert(args.begin(), echo_server_path());
-  const auto result = run_command(args, 10s);
-  ASSERT_TRUE(result.exit_code.has_value()) << "hung";
-  EXPECT_EQ(*result.exit_code, 2) << result.err;
-  EXPECT_EQ(std::count(result.err.begin(), result.err.end(), '\n'), 1) << result.err;
-  EXPECT_NE(result.err.find(mentions), std::string::npos) << result.err;
-  EXPECT_EQ(result.out, "");
+  EXPECT_EQ(testing::expect_usage_error(echo_server_path(), std::move(args), mentions).out, "");
 }
 
 TEST(EchoServerUsage, UnknownBackend) { expect_usage_error({"--backend", "kqueue"}, "kqueue"); }

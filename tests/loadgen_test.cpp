@@ -10,6 +10,7 @@
 
 #include "tests/backends.hpp"
 #include "tests/support/loadgen_runner.hpp"
+#include "tests/support/usage.hpp"
 
 namespace muxbench::testing {
 namespace {
@@ -236,12 +237,7 @@ TEST(Loadgen, InterruptStillWritesAReportMarkedInterrupted) {
 }
 
 void expect_usage_error(std::vector<std::string> args, const std::string& mentions) {
-  args.insert(args.begin(), loadgen_path());
-  const auto result = run_command(args, 10s);
-  ASSERT_TRUE(result.exit_code.has_value());
-  EXPECT_EQ(*result.exit_code, 2) << result.err;
-  EXPECT_EQ(std::count(result.err.begin(), result.err.end(), '\n'), 1) << result.err;
-  EXPECT_NE(result.err.find(mentions), std::string::npos) << result.err;
+  testing::expect_usage_error(loadgen_path(), std::move(args), mentions);
 }
 
 TEST(LoadgenUsage, BadOptionsExitWithTwoAndOneLine) {

@@ -1,7 +1,6 @@
 // sweep end to end: a tiny grid, interrupt + resume, a failing server, usage errors.
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
@@ -11,6 +10,7 @@
 
 #include "common/subprocess.hpp"
 #include "tests/support/echo_server_process.hpp"
+#include "tests/support/usage.hpp"
 
 namespace muxbench::testing {
 namespace {
@@ -24,6 +24,11 @@ const std::vector<std::string> kTinyGrid = {
     "--duration",     "300ms",
     "--warmup",       "100ms",
     "--micro-filter", "^(poll|epoll_lt)/socketpair/ready:1/fds:(16|64)/"};
+
+// One closed-loop point per backend and idle count, kept short, no micro-benchmarks or charts.
+const std::vector<std::string> kOneShortPointEach = {
+    "--series", "closed-split",   "--duration", "200ms",     "--warmup",
+    "50ms",     "--micro-filter", "none",       "--no-plots"};
 
 std::vector<std::string> sweep_args(const fs::path& out, std::vector<std::string> extra) {
   std::vector<std::string> argv = {MUXBENCH_SWEEP, "--out", out.string()};
@@ -162,11 +167,10 @@ TEST(Sweep, ABackendThatCannotRunHereIsRecordedUnsupported) {
       << echo_server_path() << " \"$@\"\n";
   fs::permissions(wrapper, fs::perms::owner_all);
   const auto out = dir.path() / "run";
-  const auto result = run_command(
-      sweep_args(out, {"--backends", "uring,epoll-lt", "--idle", "0", "--series", "closed-split",
-                       "--duration", "200ms", "--warmup", "50ms", "--micro-filter", "none",
-                       "--no-plots", "--echo-server", wrapper.string()}),
-      60s);
+  auto args = kOneShortPointEach;
+  args.insert(args.end(),
+              {"--backends", "uring,epoll-lt", "--idle", "0", "--echo-server", wrapper.string()});
+  const auto result = run_command(sweep_args(out, args), 60s);
   EXPECT_EQ(result.exit_code, 0) << result.err;
   const auto sweep = read_json(out / "sweep.json");
   ASSERT_EQ(sweep["points"].size(), 2u);
@@ -179,11 +183,9 @@ TEST(Sweep, ABackendThatCannotRunHereIsRecordedUnsupported) {
 TEST(Sweep, SelectBeyondFdSetSizeIsRecordedUnsupportedNotRun) {
   TempDir dir;
   const auto out = dir.path() / "run";
-  const auto result =
-      run_command(sweep_args(out, {"--backends", "select", "--idle", "0,1500", "--series",
-                                   "closed-split", "--duration", "200ms", "--warmup", "50ms",
-                                   "--micro-filter", "none", "--no-plots"}),
-                  60s);
+  auto args = kOneShortPointEach;
+  args.insert(args.end(), {"--backends", "select", "--idle", "0,1500"});
+  const auto result = run_command(sweep_args(out, args), 60s);
   EXPECT_EQ(result.exit_code, 0) << result.err;
   const auto sweep = read_json(out / "sweep.json");
   ASSERT_EQ(sweep["points"].size(), 2u);
@@ -193,11 +195,7 @@ TEST(Sweep, SelectBeyondFdSetSizeIsRecordedUnsupportedNotRun) {
 }
 
 void expect_usage_error(std::vector<std::string> args, const std::string& mentions) {
-  args.insert(args.begin(), MUXBENCH_SWEEP);
-  const auto result = run_command(args, 30s);
-  EXPECT_EQ(result.exit_code, 2) << result.err;
-  EXPECT_EQ(std::count(result.err.begin(), result.err.end(), '\n'), 1) << result.err;
-  EXPECT_NE(result.err.find(mentions), std::string::npos) << result.err;
+  testing::expect_usage_error(MUXBENCH_SWEEP, std::move(args), mentions, 30s);
 }
 
 TEST(SweepUsage, BadOptionsExitWithTwo) {

@@ -1,11 +1,6 @@
 #include "tests/support/echo_clients.hpp"
 
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -13,7 +8,6 @@
 #include <cerrno>
 #include <cstring>
 #include <random>
-#include <system_error>
 
 #include "common/deadline.hpp"
 
