@@ -15,8 +15,8 @@ namespace {
 constexpr std::size_t kSpareFds = 128;
 constexpr std::size_t kMaxTcpPairs = 16384;  // one source address has ~28k ephemeral ports
 
-[[noreturn]] void throw_errno(const char* what) {
-  throw std::system_error(errno, std::generic_category(), what);
+[[noreturn]] void throw_errno(const char* what, int error = errno) {
+  throw std::system_error(error, std::generic_category(), what);
 }
 
 int connected_tcp_pair(int listener, const sockaddr_in& address, int& accepted) {
@@ -25,15 +25,13 @@ int connected_tcp_pair(int listener, const sockaddr_in& address, int& accepted) 
   if (::connect(client, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
     const int error = errno;
     ::close(client);
-    errno = error;
-    throw_errno("connect");
+    throw_errno("connect", error);
   }
   accepted = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
   if (accepted < 0) {
     const int error = errno;
     ::close(client);
-    errno = error;
-    throw_errno("accept");
+    throw_errno("accept", error);
   }
   return client;
 }
@@ -58,10 +56,13 @@ FdPairs::FdPairs(FdKind kind, std::size_t count) {
     address.sin_family = AF_INET;
     address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     socklen_t length = sizeof address;
-    if (listener < 0 || ::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address) ||
+    if (listener < 0) throw_errno("socket");
+    if (::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address) ||
         ::listen(listener, 128) ||
         ::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length)) {
-      throw_errno("listen");
+      const int error = errno;
+      ::close(listener);
+      throw_errno("listen", error);
     }
   }
   const int peer_base = static_cast<int>(count) + 64;  // above every watched end
@@ -78,10 +79,7 @@ FdPairs::FdPairs(FdKind kind, std::size_t count) {
       const int moved = ::fcntl(ends[1], F_DUPFD_CLOEXEC, peer_base);
       const int error = errno;
       ::close(ends[1]);
-      if (moved < 0) {
-        errno = error;
-        throw_errno("fcntl(F_DUPFD)");
-      }
+      if (moved < 0) throw_errno("fcntl(F_DUPFD)", error);
       peers_.push_back(moved);
       ::fcntl(ends[0], F_SETFL, O_NONBLOCK);
       ::fcntl(moved, F_SETFL, O_NONBLOCK);

@@ -20,7 +20,7 @@ struct ServerCounters {
   std::uint64_t interest_changes = 0;  // modify calls (epoll_ctl MOD, fd_set/pollfd edits)
   std::uint64_t stale_events = 0;      // events for a descriptor closed earlier in the batch
   std::uint64_t carried_over = 0;      // edge-triggered work deferred to keep other fds served
-  std::uint64_t submissions = 0;       // io_uring backends: SQEs queued (one enter submits many)
+  std::uint64_t submissions = 0;       // uring: SQEs queued (one enter submits many); else 0
 
   std::uint64_t accepts = 0;
   std::uint64_t refused_fd_setsize = 0;  // select only: fd >= FD_SETSIZE, accepted then closed

@@ -178,6 +178,14 @@ TEST(Sweep, ABackendThatCannotRunHereIsRecordedUnsupported) {
   EXPECT_EQ(sweep["points"][0]["status"], "unsupported");
   EXPECT_NE(sweep["points"][0]["reason"].get<std::string>().find("io_uring"), std::string::npos);
   EXPECT_EQ(sweep["points"][1]["status"], "ok");
+  // The summary names the backend and the reason, not select's FD_SETSIZE.
+  std::ifstream summary_file(out / "summary.md");
+  const std::string summary{std::istreambuf_iterator<char>(summary_file), {}};
+  EXPECT_NE(summary.find("1 uring points were not run, unsupported here (the first: echo-server: "
+                         "backend uring is unsupported here"),
+            std::string::npos)
+      << summary;
+  EXPECT_EQ(summary.find("FD_SETSIZE"), std::string::npos) << summary;
 }
 
 TEST(Sweep, SelectBeyondFdSetSizeIsRecordedUnsupportedNotRun) {

@@ -483,10 +483,16 @@ std::string summary_markdown(const Json& sweep, const Json& micro, const std::st
                         p.value("reason", ""));
     }
   }
-  if (statuses["unsupported"]) {
-    md += fmt::format(
-        "- {} select points were not run: select cannot watch descriptors >= FD_SETSIZE.\n",
-        statuses["unsupported"]);
+  // Not only select: a backend the machine cannot run (no io_uring) is unsupported too.
+  std::map<std::string, std::pair<std::size_t, std::string>> unsupported;  // count, first reason
+  for (const auto& p : points) {
+    if (p["status"] != "unsupported") continue;
+    auto& [count, reason] = unsupported[p["backend"].get<std::string>()];
+    if (count++ == 0) reason = p.value("reason", "");
+  }
+  for (const auto& [backend, entry] : unsupported) {
+    md += fmt::format("- {} {} points were not run, unsupported here (the first: {}).\n",
+                      entry.first, backend, entry.second);
   }
   if (!micro_table.empty()) md += "\n## Micro-benchmark table\n\n" + micro_table;
   return md;
