@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <system_error>
 
+#include "common/usage_error.hpp"
+
 namespace muxbench {
 namespace {
 
@@ -39,6 +41,13 @@ void write_file_atomically(const std::filesystem::path& path, std::string_view c
     ::unlink(temp.c_str());
     errno = saved;
     throw_errno("cannot rename " + temp + " to " + path.string());
+  }
+}
+
+void require_parent_directory(std::string_view option, const std::filesystem::path& path) {
+  const auto directory = std::filesystem::absolute(path).parent_path();
+  if (!std::filesystem::is_directory(directory)) {
+    throw UsageError(fmt::format("{}: directory {} does not exist", option, directory.string()));
   }
 }
 

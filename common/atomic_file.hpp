@@ -9,4 +9,8 @@ namespace muxbench {
 // directory, which is then renamed over the target. Throws std::system_error on failure.
 void write_file_atomically(const std::filesystem::path& path, std::string_view content);
 
+// Checked before a long run rather than after it: throws UsageError naming the option when the
+// directory that would hold `path` does not exist.
+void require_parent_directory(std::string_view option, const std::filesystem::path& path);
+
 }  // namespace muxbench

@@ -5,6 +5,8 @@
 #include <charconv>
 #include <cmath>
 
+#include "common/usage_error.hpp"
+
 namespace muxbench {
 
 std::optional<std::chrono::nanoseconds> parse_duration(std::string_view text) {
@@ -35,6 +37,16 @@ std::string format_duration(std::chrono::nanoseconds duration) {
   if (ns >= 1e6) return fmt::format("{:g}ms", ns / 1e6);
   if (ns >= 1e3) return fmt::format("{:g}us", ns / 1e3);
   return fmt::format("{}ns", duration.count());
+}
+
+std::chrono::nanoseconds duration_option(std::string_view option, std::string_view text,
+                                         bool allow_zero) {
+  const auto parsed = parse_duration(text);
+  if (!parsed || (!allow_zero && parsed->count() == 0)) {
+    throw UsageError(
+        fmt::format("{} {}: expected a duration such as 5s, 500ms or 2m", option, text));
+  }
+  return *parsed;
 }
 
 }  // namespace muxbench

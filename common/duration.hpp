@@ -12,4 +12,9 @@ std::optional<std::chrono::nanoseconds> parse_duration(std::string_view text);
 
 std::string format_duration(std::chrono::nanoseconds duration);  // "1.5s", "250ms"
 
+// parse_duration for the value of a command-line option: throws UsageError naming the option
+// when the text is malformed, or zero where zero is not allowed.
+std::chrono::nanoseconds duration_option(std::string_view option, std::string_view text,
+                                         bool allow_zero);
+
 }  // namespace muxbench

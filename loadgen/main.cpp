@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "common/atomic_file.hpp"
 #include "common/cpu_affinity.hpp"
 #include "common/duration.hpp"
 #include "common/usage_error.hpp"
@@ -19,21 +20,8 @@ namespace {
 using muxbench::LoadgenConfig;
 using muxbench::UsageError;
 
-std::chrono::nanoseconds duration_option(const std::string& name, const std::string& text,
-                                         bool allow_zero) {
-  const auto parsed = muxbench::parse_duration(text);
-  if (!parsed || (!allow_zero && parsed->count() == 0)) {
-    throw UsageError(fmt::format("{} {}: expected a duration such as 5s, 500ms or 2m", name, text));
-  }
-  return *parsed;
-}
-
-void check_output_directory(const std::string& option, const std::optional<std::string>& path) {
-  if (!path || *path == "-") return;
-  const auto directory = std::filesystem::absolute(*path).parent_path();
-  if (!std::filesystem::is_directory(directory)) {
-    throw UsageError(fmt::format("{}: directory {} does not exist", option, directory.string()));
-  }
+void check_output_directory(std::string_view option, const std::optional<std::string>& path) {
+  if (path && *path != "-") muxbench::require_parent_directory(option, *path);
 }
 
 struct RawOptions {
@@ -51,9 +39,9 @@ void finish(LoadgenConfig& config, const RawOptions& raw) {
         fmt::format("--target {}: expected HOST:PORT with an IPv4 host", config.target_text));
   }
   config.target = *target;
-  config.duration = duration_option("--duration", raw.duration, false);
-  config.warmup = duration_option("--warmup", raw.warmup, true);
-  config.drain_timeout = duration_option("--drain-timeout", raw.drain_timeout, true);
+  config.duration = muxbench::duration_option("--duration", raw.duration, false);
+  config.warmup = muxbench::duration_option("--warmup", raw.warmup, true);
+  config.drain_timeout = muxbench::duration_option("--drain-timeout", raw.drain_timeout, true);
   if (raw.rate > 0) config.rate = raw.rate;
   if (raw.connect_rate > 0) config.connect_rate = raw.connect_rate;
   if (raw.signal_pid > 0) config.signal_pid = raw.signal_pid;

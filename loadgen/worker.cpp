@@ -77,6 +77,7 @@ void Worker::run(const std::atomic<bool>& stop) {
   const Schedule& s = plan_.schedule;
   while (sleep_until_ns(s.start_ns) == EINTR) {
   }
+  if (plan_.rate) next_due_ns_ = open_loop_send_ns(0);
   if (!plan_.rate) {
     for (auto& c : connections_) send_messages(c, plan_.depth, monotonic_ns());
   }
@@ -87,7 +88,7 @@ void Worker::run(const std::atomic<bool>& stop) {
     if (!in_window_ && !window_done_ && now >= s.measure_start_ns) begin_window();
     if (in_window_ && now >= s.measure_end_ns) end_window(now);
     if (stop.load(std::memory_order_relaxed) || now >= s.drain_deadline_ns) break;
-    const bool owes_sends = plan_.rate && next_open_loop_send_ns() < s.measure_end_ns;
+    const bool owes_sends = plan_.rate && next_due_ns_ < s.measure_end_ns;
     if (now >= s.measure_end_ns && !owes_sends && in_flight_total_ == 0) break;
 
     const std::uint64_t sent_before = result_.messages_sent;
@@ -96,7 +97,7 @@ void Worker::run(const std::atomic<bool>& stop) {
     if (!plan_.busy_poll) {
       std::int64_t wake = !window_done_ ? (in_window_ ? s.measure_end_ns : s.measure_start_ns)
                                         : s.drain_deadline_ns;
-      if (owes_sends) wake = std::min(wake, next_open_loop_send_ns());
+      if (owes_sends) wake = std::min(wake, next_due_ns_);
       timeout_ns = std::clamp<std::int64_t>(wake - now, 0, 100 * kMillisecond);
     }
     const int ready = wait_for_events(epoll_fd_, events, 256, timeout_ns);
@@ -141,20 +142,19 @@ void Worker::end_window(std::int64_t now) {
 // Open loop: connection g's k-th message is due at start + (k * M + g) / rate, which spreads the
 // aggregate rate evenly over all M connections (no microbursts). Each worker walks its own
 // connections' share of that sequence in time order.
-std::int64_t Worker::next_open_loop_send_ns() const {
+std::int64_t Worker::open_loop_send_ns(std::uint64_t index) const {
   const std::size_t n = connections_.size();
-  const std::uint64_t round = open_loop_next_ / n;
   const double slot =
-      static_cast<double>(round) * plan_.total_active + plan_.ids[open_loop_next_ % n];
+      static_cast<double>(index / n) * plan_.total_active + connections_[index % n].id;
   return plan_.schedule.start_ns + std::llround(slot * 1e9 / *plan_.rate);
 }
 
 void Worker::send_due_open_loop(std::int64_t now) {
   for (;;) {
-    const std::int64_t due = next_open_loop_send_ns();
+    const std::int64_t due = next_due_ns_;
     if (due > now || due >= plan_.schedule.measure_end_ns) return;
     Connection& c = connections_[open_loop_next_ % connections_.size()];
-    ++open_loop_next_;
+    next_due_ns_ = open_loop_send_ns(++open_loop_next_);
     if (!c.open) continue;
     send_messages(c, 1, due);
     if (due >= plan_.schedule.measure_start_ns) {

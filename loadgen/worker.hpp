@@ -79,7 +79,7 @@ class Worker {
   void lose(Connection& c);
   void set_write_interest(Connection& c, bool wanted);
   void send_due_open_loop(std::int64_t now_ns);
-  std::int64_t next_open_loop_send_ns() const;
+  std::int64_t open_loop_send_ns(std::uint64_t index) const;  // when that send is due
   void begin_window();
   void end_window(std::int64_t now_ns);
 
@@ -92,6 +92,7 @@ class Worker {
   WorkerResult result_;
   std::uint64_t in_flight_total_ = 0;
   std::uint64_t open_loop_next_ = 0;  // index of this worker's next scheduled send
+  std::int64_t next_due_ns_ = 0;      // open_loop_send_ns(open_loop_next_), computed once
   bool in_window_ = false;
   bool window_done_ = false;
   CpuSeconds window_cpu_at_start_;

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "common/atomic_file.hpp"
 #include "common/command_line.hpp"
 #include "common/cpu_affinity.hpp"
 #include "common/fd_limit.hpp"
@@ -31,13 +32,7 @@ std::string backend_help() {
 }
 
 void validate(const ServerConfig& config) {
-  if (config.stats_file) {
-    const auto directory = std::filesystem::absolute(*config.stats_file).parent_path();
-    if (!std::filesystem::is_directory(directory)) {
-      throw UsageError(
-          fmt::format("--stats-file: directory {} does not exist", directory.string()));
-    }
-  }
+  if (config.stats_file) muxbench::require_parent_directory("--stats-file", *config.stats_file);
   if (config.cpu) {
     if (const auto error = muxbench::pin_to_cpu(*config.cpu); !error.empty()) {
       throw UsageError("--cpu: " + error);

@@ -319,14 +319,8 @@ int main(int argc, char** argv) {
       if (depth) config.depth = depth;
       if (repeats) config.repeats = repeats;
       if (rate > 0) config.rate = rate;
-      const auto parse_time = [](const std::string& option, const std::string& text) {
-        const auto parsed = parse_duration(text);
-        if (!parsed || parsed->count() <= 0)
-          throw UsageError(fmt::format("{} {}: expected e.g. 2s or 500ms", option, text));
-        return *parsed;
-      };
-      if (!duration.empty()) config.duration = parse_time("--duration", duration);
-      if (!warmup.empty()) config.warmup = parse_time("--warmup", warmup);
+      if (!duration.empty()) config.duration = duration_option("--duration", duration, false);
+      if (!warmup.empty()) config.warmup = duration_option("--warmup", warmup, false);
       if (!series.empty()) {
         const auto all = default_config(true, limit.soft, allowed_cpus()).series;
         std::vector<Series> chosen;
