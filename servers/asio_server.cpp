@@ -148,12 +148,11 @@ class AsioEchoServer {
         return accept_next();
       }
       if (error == asio::error::no_descriptors || error.value() == ENFILE) return on_fd_limit();
-      if (error == asio::error::no_buffer_space || error == asio::error::no_memory) {
-        ++ctx_.counters.accept_errors;
-        return back_off();
-      }
       ++ctx_.counters.accept_errors;
-      accept_next();
+      if (error == asio::error::no_buffer_space || error == asio::error::no_memory) {
+        return back_off();  // not in a tight loop
+      }
+      accept_next();  // that one connection failed; the next may be fine
     });
   }
 

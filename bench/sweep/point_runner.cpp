@@ -67,13 +67,16 @@ Json server_window(const Json& before, const Json& after, std::size_t message_si
   };
 }
 
-// Waits for a child, forwarding an interrupt to it as SIGINT; nullopt if it outlived `timeout`.
+// Waits for a child, forwarding an interrupt to it as SIGINT; nullopt if it outlived `timeout`
+// (it is killed). With `out`, its stdout is read meanwhile: a report larger than the pipe must
+// not block it.
 std::optional<int> wait_for(Subprocess& child, std::chrono::milliseconds timeout,
-                            const std::atomic<bool>& stop) {
+                            const std::atomic<bool>& stop, std::string* out = nullptr) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   bool forwarded = false;
   while (std::chrono::steady_clock::now() < deadline) {
     if (const auto code = child.wait(100ms)) return code;
+    if (out) *out += child.drain_stdout(0ms);
     if (stop.load() && !forwarded) {
       child.send_signal(SIGINT);
       forwarded = true;
@@ -211,17 +214,8 @@ GeneratorOutcome run_remote_generators(const PointSpec& point, const SweepConfig
   std::vector<Json> reports;
   for (auto& generator : generators) {
     std::string out;
-    std::optional<int> code;
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-    while (!(code = generator.wait(100ms)) && std::chrono::steady_clock::now() < deadline) {
-      out += generator.drain_stdout(0ms);  // a report larger than the pipe must not block it
-      if (stop.load()) generator.send_signal(SIGINT);
-    }
-    if (!code) {
-      generator.send_signal(SIGKILL);
-      code = generator.wait(5s);
-      outcome.finished = false;
-    }
+    const auto code = wait_for(generator, 120s, stop, &out);
+    if (!code) outcome.finished = false;
     out += generator.drain_stdout(2s);
     outcome.exit_codes.push_back(code ? Json(*code) : Json(nullptr));
     const std::string why = last_line(generator.drain_stderr(1s));
