@@ -77,8 +77,9 @@ void Worker::run(const std::atomic<bool>& stop) {
   const Schedule& s = plan_.schedule;
   while (sleep_until_ns(s.start_ns) == EINTR) {
   }
-  if (plan_.rate) next_due_ns_ = open_loop_send_ns(0);
-  if (!plan_.rate) {
+  if (plan_.rate) {
+    next_due_ns_ = open_loop_send_ns(0);
+  } else {
     for (auto& c : connections_) send_messages(c, plan_.depth, monotonic_ns());
   }
   epoll_event events[256];
