@@ -210,7 +210,8 @@ bool register_all(const Options& options) {
 }
 
 void add_context(const Options& options) {
-  const auto environment = describe_environment().flatten();  // "/build/git_sha": "..."
+  // Google Benchmark keeps flat string context: "/build/git_sha" -> "muxbench_build_git_sha".
+  const auto environment = nlohmann::json(describe_environment()).flatten();
   for (const auto& [key, value] : environment.items()) {
     std::string name = "muxbench" + key;
     std::replace(name.begin(), name.end(), '/', '_');

@@ -37,30 +37,27 @@ std::string utc_timestamp() {
   return fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", fmt::gmtime(std::chrono::system_clock::now()));
 }
 
-nlohmann::json describe_environment() {
+Environment describe_environment() {
   utsname names{};
   ::uname(&names);
   const auto limit = current_fd_limit();
   const auto& build = build_info();
-  return {
-      {"timestamp_utc", utc_timestamp()},
-      {"host", names.nodename},
-      {"kernel", fmt::format("{} {}", names.sysname, names.release)},
-      {"kernel_version", names.version},
-      {"machine", names.machine},
-      {"cpu_model", cpu_model()},
-      {"online_cpus", ::sysconf(_SC_NPROCESSORS_ONLN)},
-      {"allowed_cpus", describe_cpus(allowed_cpus())},
-      {"fd_limit", {{"soft", limit.soft}, {"hard", limit.hard}}},
-      {"ephemeral_port_range", first_line("/proc/sys/net/ipv4/ip_local_port_range")},
-      {"somaxconn", first_line("/proc/sys/net/core/somaxconn")},
-      {"build",
-       {{"git_sha", build.git_sha},
-        {"git_dirty", build.git_dirty},
-        {"type", build.build_type},
-        {"compiler", build.compiler},
-        {"flags", build.flags}}},
-  };
+  return {.timestamp_utc = utc_timestamp(),
+          .host = names.nodename,
+          .kernel = fmt::format("{} {}", names.sysname, names.release),
+          .kernel_version = names.version,
+          .machine = names.machine,
+          .cpu_model = cpu_model(),
+          .online_cpus = ::sysconf(_SC_NPROCESSORS_ONLN),
+          .allowed_cpus = describe_cpus(allowed_cpus()),
+          .fd_limit = {limit.soft, limit.hard},
+          .ephemeral_port_range = first_line("/proc/sys/net/ipv4/ip_local_port_range"),
+          .somaxconn = first_line("/proc/sys/net/core/somaxconn"),
+          .build = {.git_sha = std::string(build.git_sha),
+                    .git_dirty = build.git_dirty,
+                    .type = std::string(build.build_type),
+                    .compiler = std::string(build.compiler),
+                    .flags = std::string(build.flags)}};
 }
 
 }  // namespace muxbench
