@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <set>
 
@@ -473,6 +474,20 @@ Section<CaveatNumbers> caveats_section(const SweepDocument& sweep) {
   return {md, numbers};
 }
 
+// Google Benchmark writes bare NaN/Infinity in aggregate rows, which is not JSON: read them as
+// null.
+std::string without_non_numbers(std::string text) {
+  for (const char* token : {"-NaN", "NaN", "-Infinity", "Infinity", "-nan", "nan", "-inf", "inf"}) {
+    const std::string value = std::string(": ") + token;
+    for (auto at = text.find(value); at != std::string::npos; at = text.find(value, at + 1)) {
+      const std::size_t end = at + value.size();
+      if (end < text.size() && std::isalnum(static_cast<unsigned char>(text[end]))) continue;
+      text.replace(at, value.size(), ": null");
+    }
+  }
+  return text;
+}
+
 std::string micro_table_section(const std::string& micro_table) {
   return micro_table.empty() ? "" : "\n## Micro-benchmark table\n\n" + micro_table;
 }
@@ -592,7 +607,8 @@ std::string points_csv(const std::vector<PointRecord>& points) {
   return csv;
 }
 
-std::vector<MicroWaitCost> read_micro_wait_costs(const Json& micro) {
+std::vector<MicroWaitCost> read_micro_wait_costs(const std::string& micro_json) {
+  const Json micro = Json::parse(without_non_numbers(micro_json), nullptr, false);
   static const std::string kShape = "socketpair/ready:1/fds:";
   std::vector<MicroWaitCost> costs;
   if (!micro.is_object()) return costs;

@@ -2,7 +2,6 @@
 
 #include <cstdint>
 #include <map>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <tuple>
@@ -59,9 +58,10 @@ struct MicroWaitCost {
   double ns_per_call = 0;
 };
 
-// The `<backend>/socketpair/ready:1/fds:N` iterations of wait-bench's Google Benchmark JSON;
-// backends spelled the old way (epoll_lt) are read as today's (epoll-lt).
-std::vector<MicroWaitCost> read_micro_wait_costs(const nlohmann::json& micro);
+// The `<backend>/socketpair/ready:1/fds:N` iterations in the text of wait-bench's Google Benchmark
+// JSON (micro.json; none if it is not JSON); backends spelled the old way (epoll_lt) are read as
+// today's (epoll-lt).
+std::vector<MicroWaitCost> read_micro_wait_costs(const std::string& micro_json);
 
 struct Summary {
   std::string markdown;  // summary.md

@@ -5,7 +5,6 @@
 
 #include <CLI/CLI.hpp>
 #include <atomic>
-#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -49,20 +48,6 @@ std::string read_text(const fs::path& path) {
   std::stringstream text;
   text << in.rdbuf();
   return text.str();
-}
-
-// Google Benchmark writes bare NaN/Infinity in aggregate rows, which is not JSON: read them as
-// null.
-std::string without_non_numbers(std::string text) {
-  for (const char* token : {"-NaN", "NaN", "-Infinity", "Infinity", "-nan", "nan", "-inf", "inf"}) {
-    const std::string value = std::string(": ") + token;
-    for (auto at = text.find(value); at != std::string::npos; at = text.find(value, at + 1)) {
-      const std::size_t end = at + value.size();
-      if (end < text.size() && std::isalnum(static_cast<unsigned char>(text[end]))) continue;
-      text.replace(at, value.size(), ": null");
-    }
-  }
-  return text;
 }
 
 template <class T>
@@ -397,10 +382,9 @@ void run_points(Plan& plan, const Tools& tools) {
 
 // summary.md and summary.json from the points and wait-bench, the charts, results/latest.
 void report(const Plan& plan, const Tools& tools, bool plots) {
-  const Json micro =
-      Json::parse(without_non_numbers(read_text(plan.dir / "micro.json")), nullptr, false);
   const Summary summary =
-      summarise(plan.sweep, read_micro_wait_costs(micro), read_text(plan.dir / "micro_table.md"));
+      summarise(plan.sweep, read_micro_wait_costs(read_text(plan.dir / "micro.json")),
+                read_text(plan.dir / "micro_table.md"));
   write_file_atomically(plan.dir / "summary.md", summary.markdown);
   write_file_atomically(plan.dir / "summary.json", Json(summary.numbers).dump(2) + "\n");
   if (plots) {
