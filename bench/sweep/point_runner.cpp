@@ -65,8 +65,11 @@ ServerWindow server_window(const StatsSnapshot& before, const StatsSnapshot& aft
   return w;
 }
 
-// What the point needs from loadgen's report. read_loadgen_figures is the one place that knows
-// the report's JSON: when loadgen's typed report (model/loadgen_report.hpp) lands, it reads that.
+// loadgen's report: the four functions below are the only code here that knows its JSON (and
+// merge_reports' signature). When loadgen's typed report (model/loadgen_report.hpp) lands,
+// read_loadgen_figures reads that instead and the other three parse into it.
+
+// What the point needs from loadgen's report.
 struct LoadgenFigures {
   bool ok = false;  // status "ok"
   std::vector<std::string> problems;
@@ -105,8 +108,15 @@ std::optional<LoadgenFigures> read_loadgen_report_file(const std::filesystem::pa
   return read_loadgen_figures(report);
 }
 
-// Remote generators' reports (their stdout) merged exactly into one, written where a local
-// loadgen would have written its own; the one place that calls merge_reports.
+// A remote generator's report (its stdout), if it wrote one.
+std::optional<Json> parse_generator_report(const std::string& out) {
+  auto report = Json::parse(out, nullptr, false);
+  if (!report.is_object()) return std::nullopt;
+  return std::optional<Json>(std::in_place, std::move(report));
+}
+
+// Remote generators' reports merged exactly into one, written where a local loadgen would have
+// written its own; the one place that calls merge_reports.
 std::optional<LoadgenFigures> merge_generator_reports(const std::vector<Json>& reports,
                                                       const std::filesystem::path& report_path) {
   const Json merged = merge_reports(reports);
@@ -267,13 +277,13 @@ GeneratorOutcome run_remote_generators(const PointSpec& point, const SweepConfig
     outcome.exit_codes.push_back(code);
     const std::string why = last_line(generator.drain_stderr(1s));
     if (!why.empty()) outcome.error += (outcome.error.empty() ? "" : "; ") + why;
-    auto report = Json::parse(out, nullptr, false);
-    if (!report.is_object()) {
+    auto report = parse_generator_report(out);
+    if (!report) {
       outcome.error =
           fmt::format("generator {} wrote no report: {}", reports.size() + 1, outcome.error);
       return outcome;
     }
-    reports.push_back(std::move(report));
+    reports.push_back(std::move(*report));
   }
   outcome.report = merge_generator_reports(reports, report_path);
   return outcome;
