@@ -32,65 +32,53 @@ std::int64_t nanoseconds_now() {
 
 }  // namespace
 
-nlohmann::json stats_snapshot(const ServerCounters& c, const ServerConfig& config,
-                              const SnapshotInfo& info) {
+StatsSnapshot stats_snapshot(const ServerCounters& c, const ServerConfig& config,
+                             const SnapshotInfo& info) {
   rusage usage{};
   ::getrusage(RUSAGE_SELF, &usage);
   const auto observable = [&](std::uint64_t value) {
-    return info.wait_calls_observable ? nlohmann::json(value) : nlohmann::json(nullptr);
+    return info.wait_calls_observable ? std::optional(value) : std::nullopt;
   };
-  return {
-      {"schema_version", 1},
-      {"kind", "echo-server-stats"},
-      {"backend", config.backend},
-      {"pid", ::getpid()},
-      {"sequence", info.sequence},
-      {"reason", info.reason},
-      {"time",
-       {{"monotonic_ns", nanoseconds_now<std::chrono::steady_clock>()},
-        {"unix_ns", nanoseconds_now<std::chrono::system_clock>()}}},
-      {"config",
-       {{"bind", config.bind_address},
-        {"port", config.port},
-        {"read_size", config.read_size},
-        {"max_pending", config.max_pending},
-        {"cpu", config.cpu ? nlohmann::json(*config.cpu) : nlohmann::json(nullptr)},
-        {"fd_limit", {{"soft", config.fd_limit.soft}, {"hard", config.fd_limit.hard}}}}},
-      {"counters",
-       {{"wait_calls", observable(c.wait_calls)},
-        {"events", c.events},
-        {"fds_passed", observable(c.fds_passed)},
-        {"interest_changes", c.interest_changes},
-        {"stale_events", c.stale_events},
-        {"carried_over", c.carried_over},
-        {"submissions", c.submissions},
-        {"accepts", c.accepts},
-        {"refused_fd_setsize", c.refused_fd_setsize},
-        {"refused_fd_limit", c.refused_fd_limit},
-        {"fd_limit_hits", c.fd_limit_hits},
-        {"accept_errors", c.accept_errors},
-        {"closes_eof", c.closes_eof},
-        {"closes_reset", c.closes_reset},
-        {"closes_error", c.closes_error},
-        {"half_closes", c.half_closes},
-        {"bytes_in", c.bytes_in},
-        {"bytes_out", c.bytes_out},
-        {"backpressure_pauses", c.backpressure_pauses}}},
-      {"gauges",
-       {{"open_connections", c.open_connections},
-        {"pending_bytes", c.pending_bytes},
-        {"max_connection_pending", c.max_connection_pending}}},
-      {"cpu",
-       {{"user_us", microseconds(usage.ru_utime)}, {"system_us", microseconds(usage.ru_stime)}}},
-      {"memory", {{"rss_bytes", resident_bytes()}, {"max_rss_bytes", usage.ru_maxrss * 1024L}}},
-  };
+  StatsSnapshot s;
+  s.backend = config.backend;
+  s.pid = ::getpid();
+  s.sequence = info.sequence;
+  s.reason = info.reason;
+  s.time = {nanoseconds_now<std::chrono::steady_clock>(),
+            nanoseconds_now<std::chrono::system_clock>()};
+  s.config = {config.bind_address, config.port, config.read_size,
+              config.max_pending,  config.cpu,  config.fd_limit};
+  s.counters = {observable(c.wait_calls),
+                c.events,
+                observable(c.fds_passed),
+                c.interest_changes,
+                c.stale_events,
+                c.carried_over,
+                c.submissions,
+                c.accepts,
+                c.refused_fd_setsize,
+                c.refused_fd_limit,
+                c.fd_limit_hits,
+                c.accept_errors,
+                c.closes_eof,
+                c.closes_reset,
+                c.closes_error,
+                c.half_closes,
+                c.bytes_in,
+                c.bytes_out,
+                c.backpressure_pauses};
+  s.gauges = {c.open_connections, c.pending_bytes, c.max_connection_pending};
+  s.cpu = {microseconds(usage.ru_utime), microseconds(usage.ru_stime)};
+  s.memory = {resident_bytes(), usage.ru_maxrss * 1024L};
+  return s;
 }
 
-void publish_snapshot(const ServerConfig& config, const nlohmann::json& snapshot) {
+void publish_snapshot(const ServerConfig& config, const StatsSnapshot& snapshot) {
+  const nlohmann::json json = snapshot;
   if (config.stats_file) {
-    write_file_atomically(*config.stats_file, snapshot.dump(2) + "\n");
+    write_file_atomically(*config.stats_file, json.dump(2) + "\n");
   } else {
-    std::fputs((snapshot.dump() + "\n").c_str(), stdout);
+    std::fputs((json.dump() + "\n").c_str(), stdout);
     std::fflush(stdout);
   }
 }

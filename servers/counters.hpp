@@ -1,9 +1,9 @@
 #pragma once
 
 #include <cstdint>
-#include <nlohmann/json.hpp>
 #include <string_view>
 
+#include "model/stats_snapshot.hpp"
 #include "servers/server_config.hpp"
 
 namespace muxbench {
@@ -54,10 +54,10 @@ struct SnapshotInfo {
 };
 
 // The stats document (schema in results/README.md): configuration, counters, CPU and memory.
-nlohmann::json stats_snapshot(const ServerCounters& counters, const ServerConfig& config,
-                              const SnapshotInfo& info);
+StatsSnapshot stats_snapshot(const ServerCounters& counters, const ServerConfig& config,
+                             const SnapshotInfo& info);
 
-// Writes the snapshot to --stats-file atomically, or as one line on stdout without one.
-void publish_snapshot(const ServerConfig& config, const nlohmann::json& snapshot);
+// Writes the snapshot as JSON to --stats-file atomically, or as one line on stdout without one.
+void publish_snapshot(const ServerConfig& config, const StatsSnapshot& snapshot);
 
 }  // namespace muxbench

@@ -3,83 +3,493 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
-#include <map>
 #include <set>
-#include <tuple>
 
+#include "bench/sweep/sweep_config.hpp"
+#include "common/backend_table.hpp"
 #include "common/csv.hpp"
+#include "model/sweep_json_helpers.hpp"
 
 namespace muxbench {
 namespace {
 
 using Json = nlohmann::json;
 
-// The metrics aggregated per point, by their JSON pointer in a point record.
-const std::vector<std::pair<std::string, std::string>>& metrics() {
-  static const std::vector<std::pair<std::string, std::string>> all = {
-      {"throughput_msgs_per_s", "/throughput_msgs_per_s"},
-      {"throughput_mb_per_s", "/throughput_mb_per_s"},
-      {"latency_p50_ns", "/latency_ns/p50"},
-      {"latency_p99_ns", "/latency_ns/p99"},
-      {"latency_p99_9_ns", "/latency_ns/p99_9"},
-      {"server_cpu_us_per_msg", "/server/cpu_us_per_msg"},
-      {"server_cpu_share", "/server/cpu_share"},
-      {"server_cpu_ns_per_wait", "/server/cpu_ns_per_wait"},
-      {"events_per_wait", "/server/events_per_wait"},
-      {"fds_per_wait", "/server/fds_per_wait"},
-      {"generator_cpu_share", "/generator/busiest_cpu_share"},
+// The closed-loop series the CPU-per-message comparisons use, and the backend they compare with.
+const std::string kClosedSeries = "closed-split";
+const std::string kBaseline(known_backend("epoll-lt"));
+
+// A metric of one point, when measured.
+std::optional<double> metric_value(const PointRecord& point, Metric metric) {
+  if (!point.measured) return std::nullopt;
+  const PointMeasurement& m = *point.measured;
+  const auto server = [&](auto field) -> std::optional<double> {
+    if (!m.server) return std::nullopt;
+    return (*m.server).*field;
   };
-  return all;
+  const auto ns = [](std::uint64_t value) { return static_cast<double>(value); };
+  switch (metric) {
+    case Metric::throughput_msgs_per_s:
+      return m.throughput_msgs_per_s;
+    case Metric::throughput_mb_per_s:
+      return m.throughput_mb_per_s;
+    case Metric::latency_p50_ns:
+      return ns(m.latency_ns.p50);
+    case Metric::latency_p99_ns:
+      return ns(m.latency_ns.p99);
+    case Metric::latency_p99_9_ns:
+      return ns(m.latency_ns.p99_9);
+    case Metric::server_cpu_us_per_msg:
+      return server(&ServerWindow::cpu_us_per_msg);
+    case Metric::server_cpu_share:
+      return server(&ServerWindow::cpu_share);
+    case Metric::server_cpu_ns_per_wait:
+      return server(&ServerWindow::cpu_ns_per_wait);
+    case Metric::events_per_wait:
+      return server(&ServerWindow::events_per_wait);
+    case Metric::fds_per_wait:
+      return server(&ServerWindow::fds_per_wait);
+    case Metric::generator_cpu_share:
+      return m.generator.busiest_cpu_share;
+  }
+  return std::nullopt;
 }
 
-std::optional<double> at(const Json& record, const std::string& pointer) {
-  const Json::json_pointer p(pointer);
-  if (!record.contains(p) || !record.at(p).is_number()) return std::nullopt;
-  return record.at(p).get<double>();
+Aggregate aggregate_runs(const std::vector<const PointRecord*>& runs) {
+  const PointRecord& first = *runs.front();
+  Aggregate a;
+  a.series = first.series;
+  a.backend = first.backend;
+  a.idle = first.idle;
+  a.total_fds = first.total_fds;
+  a.runs = runs.size();
+  std::set<std::string> statuses;
+  std::vector<const PointRecord*> ok;
+  for (const PointRecord* run : runs) {
+    statuses.insert(enum_name(run->status));
+    if (run->status == PointStatus::ok) ok.push_back(run);
+    if (run->measured) {
+      a.generator_bound |= run->measured->generator.bound;
+      a.fell_behind |= run->measured->generator.fell_behind;
+    }
+    if (run->status != PointStatus::ok && run->reason) a.reason = run->reason;
+  }
+  a.status = statuses.size() == 1 ? *statuses.begin() : "mixed";
+  a.ok_runs = ok.size();
+  for (std::size_t i = 0; i < kMetricCount; ++i) {
+    const auto metric = static_cast<Metric>(i);
+    std::vector<double> found;
+    for (const PointRecord* run : ok) {
+      if (const auto v = metric_value(*run, metric)) found.push_back(*v);
+    }
+    if (found.empty()) continue;
+    a.metrics[metric] = MetricStats{median(found), *std::min_element(found.begin(), found.end()),
+                                    *std::max_element(found.begin(), found.end())};
+  }
+  return a;
 }
 
-struct Aggregates {
-  const Json& all;
-  // The median of a metric for (series, backend, idle), when measured.
-  std::optional<double> get(const std::string& series, const std::string& backend,
-                            std::uint64_t idle, const std::string& metric) const {
-    for (const auto& a : all) {
-      if (a["series"] == series && a["backend"] == backend && a["idle"] == idle &&
-          a["metrics"].contains(metric)) {
-        return a["metrics"][metric]["median"].get<double>();
-      }
-    }
-    return std::nullopt;
-  }
-  std::vector<std::uint64_t> idles(const std::string& series, const std::string& backend,
-                                   const std::string& metric) const {
-    std::vector<std::uint64_t> found;
-    for (const auto& a : all) {
-      if (a["series"] == series && a["backend"] == backend && a["metrics"].contains(metric)) {
-        found.push_back(a["idle"]);
-      }
-    }
-    std::sort(found.begin(), found.end());
-    return found;
-  }
-};
+// A duration in seconds as sweep.json spells it ("3.0", "0.5").
+std::string seconds_text(std::chrono::nanoseconds duration) {
+  std::string text = fmt::format("{}", std::chrono::duration<double>(duration).count());
+  if (text.find_first_of(".en") == std::string::npos) text += ".0";
+  return text;
+}
 
 std::string percent(double ratio) { return fmt::format("{:+.0f}%", (ratio - 1) * 100); }
 
-// wait-bench: ns per call against registered fds for one family, fitted as a line.
-LinearFit micro_fit(const Json& micro, const std::string& family) {
+// wait-bench: ns per call against registered fds for one backend, fitted as a line.
+LinearFit micro_fit(const std::vector<MicroWaitCost>& micro, const std::string& backend) {
   std::vector<double> x, y;
-  for (const auto& bench : micro.value("benchmarks", Json::array())) {
-    const std::string name = bench.value("run_name", bench.value("name", ""));
-    if (name.rfind(family + "/fds:", 0) != 0 || bench.value("run_type", "") != "iteration" ||
-        bench.value("error_occurred", false) || !bench.contains("ns_per_call")) {
-      continue;
-    }
-    x.push_back(std::stod(name.substr(family.size() + 5)));  // "/fds:N/...": stod stops at '/'
-    y.push_back(bench["ns_per_call"].get<double>());
+  for (const auto& cost : micro) {
+    if (cost.backend != backend) continue;
+    x.push_back(cost.fds);
+    y.push_back(cost.ns_per_call);
   }
   return fit_line(x, y);
+}
+
+// What a section of summary.md says, and its part of summary.json.
+template <class Numbers>
+struct Section {
+  std::string markdown;
+  Numbers numbers;
+};
+
+struct SummaryContext {
+  const SweepDocument& sweep;
+  const AggregateIndex& agg;
+  const std::vector<MicroWaitCost>& micro;
+};
+
+Section<PointCounts> header_section(const SweepDocument& sweep) {
+  std::map<PointStatus, int> statuses;
+  for (const auto& p : sweep.points) ++statuses[p.status];
+  const SweepConfig& config = sweep.config;
+  const Environment& env = sweep.environment;
+  std::string md = "# muxbench sweep summary\n\n";
+  md += fmt::format(
+      "Run `{}` ({} mode), started {} on {}: {}, {} online CPUs, {}, fd limit {}. Build: {} {}, "
+      "git {}{}. Command: `{}`.\n\n",
+      sweep.run_id, config.mode, sweep.started_utc, env.host, env.cpu_model, env.online_cpus,
+      env.kernel, env.fd_limit.soft, env.build.type, env.build.compiler, env.build.git_sha,
+      env.build.git_dirty ? " (uncommitted changes)" : "", sweep.command);
+  const int interrupted = statuses[PointStatus::interrupted];
+  md += fmt::format(
+      "{} points measured, {} unsupported, {} failed{}. Each point: {} idle + {} active "
+      "connections, {}-byte messages, {} s warm-up then a {} s window, {} repeat(s) (medians; "
+      "spread min–max in sweep.json). Server pinned to CPU {}, generator to CPU {} (\"split\") or "
+      "to the server's CPU (\"shared\").\n\n",
+      statuses[PointStatus::ok], statuses[PointStatus::unsupported], statuses[PointStatus::failed],
+      interrupted ? fmt::format(", {} interrupted", interrupted) : "", "N", config.active,
+      config.size, seconds_text(config.warmup), seconds_text(config.duration), config.repeats,
+      config.server_cpu, config.generator_cpu);
+  md += "Series:\n";
+  for (const auto& s : config.series) {
+    md += fmt::format(
+        "- `{}`: {} loop{}, {} placement, generator {}.\n", s.name, enum_name(s.load),
+        s.load == LoadKind::open
+            ? fmt::format(" at {:g} msg/s", config.rate)
+            : fmt::format(" with {} message(s) in flight per connection", config.depth),
+        enum_name(s.placement), s.busy_poll ? "busy-polling" : "sleeping in epoll_wait");
+  }
+  return {md,
+          {statuses[PointStatus::ok], statuses[PointStatus::unsupported],
+           statuses[PointStatus::failed]}};
+}
+
+// The backends whose wait call the per-fd table measures: the scanning ones and the readiness
+// lists, in the backend table's order (not the libraries, not io_uring's completions).
+std::vector<std::string> raw_wait_backends() {
+  std::vector<std::string> raw;
+  for (const auto& info : kBackendTable) {
+    if (info.family == BackendFamily::scan || info.family == BackendFamily::readiness_list)
+      raw.emplace_back(info.name);
+  }
+  return raw;
+}
+
+// Open loop at a fixed rate leaves the server slack, so each wake-up handles about one event and
+// CPU per wait call isolates the wait; a saturated closed loop batches more events per call as
+// the server slows, which would be counted as descriptor cost.
+std::string per_fd_series(const SweepConfig& config) {
+  for (const auto& s : config.series) {
+    if (s.load == LoadKind::open) return s.name;
+  }
+  return kClosedSeries;
+}
+
+// One backend's row of the per-fd table, if it has anything to show.
+std::optional<Section<PerFdCost>> per_fd_row(const SummaryContext& c, const std::string& series,
+                                             const std::string& backend) {
+  const AggregateIndex& agg = c.agg;
+  std::vector<double> fds, cpu, events;
+  const auto idles = agg.idles(series, backend, Metric::server_cpu_ns_per_wait);
+  for (const auto idle : idles) {
+    fds.push_back(static_cast<double>(idle + c.sweep.config.active));
+    cpu.push_back(*agg.median(series, backend, idle, Metric::server_cpu_ns_per_wait));
+    events.push_back(agg.median(series, backend, idle, Metric::events_per_wait).value_or(0));
+  }
+  const LinearFit line = fit_line(fds, cpu);
+  const bool has_base = !idles.empty() && idles.front() == 0;
+  const double base = has_base ? cpu.front() : 0.0;
+  const LinearFit micro_line = micro_fit(c.micro, backend);
+  if (idles.empty() && !micro_line.valid) return std::nullopt;
+  const auto [low_events, high_events] = std::minmax_element(events.begin(), events.end());
+  const auto per_fd_value = [&](std::uint64_t idle) -> std::optional<double> {
+    const auto at_idle = agg.median(series, backend, idle, Metric::server_cpu_ns_per_wait);
+    if (!has_base || !at_idle || idle == 0) return std::nullopt;
+    return (*at_idle - base) / static_cast<double>(idle);
+  };
+  const auto per_idle_fd = [&](std::uint64_t idle) -> std::string {
+    const auto value = per_fd_value(idle);
+    return value ? fmt::format("{:.0f} (at {})", *value, idle) : "-";
+  };
+  const auto when = [](bool valid, double value) {
+    return valid ? std::optional(value) : std::nullopt;
+  };
+  PerFdCost numbers{series,
+                    per_fd_value(1000),
+                    idles.empty() ? std::nullopt : std::optional(idles.back()),
+                    idles.empty() ? std::nullopt : per_fd_value(idles.back()),
+                    when(line.valid, line.slope),
+                    when(line.valid, line.r2),
+                    when(micro_line.valid, micro_line.slope),
+                    when(micro_line.valid, micro_line.r2)};
+  const auto fixed = [](bool valid, const char* format, double value) {
+    return valid ? fmt::format(fmt::runtime(format), value) : "-";
+  };
+  std::string md =
+      fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} |\n", backend, per_idle_fd(1000),
+                  idles.empty() ? "-" : per_idle_fd(idles.back()),
+                  fixed(line.valid, "{:.1f}", line.slope), fixed(line.valid, "{:.3f}", line.r2),
+                  events.empty() ? "-" : fmt::format("{:.1f}–{:.1f}", *low_events, *high_events),
+                  fixed(micro_line.valid, "{:.1f}", micro_line.slope),
+                  fixed(micro_line.valid, "{:.3f}", micro_line.r2));
+  return Section<PerFdCost>{md, numbers};
+}
+
+Section<std::map<std::string, PerFdCost>> per_fd_section(const SummaryContext& c) {
+  const std::string series = per_fd_series(c.sweep.config);
+  std::string md = "\n## What one more registered descriptor costs\n\n";
+  md += fmt::format(
+      "Macro (series `{}`): the server's CPU time per wait call, from its stats snapshots around "
+      "each window, against the descriptors it watches (idle + active). \"Per idle fd\" is the "
+      "extra "
+      "CPU per wait call over the 0-idle point divided by the idle count: the cost of one more "
+      "idle "
+      "connection on every wake-up. The line fit's R² shows how straight the growth is (cache "
+      "misses "
+      "make large sets cost more per fd). Micro: wait-bench, one call with the last registered "
+      "socketpair descriptor ready, fitted as a line.\n\n",
+      series);
+  md +=
+      "| backend | per idle fd at 1000 idle (ns) | per idle fd at the largest idle (ns) | line "
+      "fit: ns per fd | R² | events per wait | micro: ns per fd | R² |\n";
+  md += "|---|---:|---:|---:|---:|---:|---:|---:|\n";
+  std::map<std::string, PerFdCost> numbers;
+  for (const auto& backend : raw_wait_backends()) {
+    if (auto row = per_fd_row(c, series, backend)) {
+      md += row->markdown;
+      numbers[backend] = std::move(row->numbers);
+    }
+  }
+  md +=
+      "\nFor epoll the per-fd numbers are noise around zero: its wait does not look at idle "
+      "descriptors at all. Where events per wait rise well above 1 the server was saturated and "
+      "batching, which hides part of the per-fd cost in fewer, longer calls.\n";
+  return {md, numbers};
+}
+
+// Where the baseline overtakes one scanning backend (CPU per message, closed loop).
+std::optional<Section<Overtake>> overtake(const AggregateIndex& agg, const std::string& other) {
+  const std::string& closed = kClosedSeries;
+  const auto cpu = [&](std::uint64_t idle, const std::string& backend) {
+    return agg.median(closed, backend, idle, Metric::server_cpu_us_per_msg);
+  };
+  const auto idles = agg.idles(closed, other, Metric::server_cpu_us_per_msg);
+  bool overtaken = false;  // from `from` on, every measured point is more than 10% worse
+  std::uint64_t from = 0, last_within = 0;
+  std::size_t compared = 0;
+  for (const auto idle : idles) {
+    const auto theirs = cpu(idle, other);
+    const auto epoll = cpu(idle, kBaseline);
+    if (!theirs || !epoll) continue;
+    ++compared;
+    if (*theirs > *epoll * 1.10) {
+      if (!overtaken) from = idle;
+      overtaken = true;
+    } else {
+      overtaken = false;
+      last_within = idle;
+    }
+  }
+  if (compared == 0) return std::nullopt;
+  const std::uint64_t largest = idles.back();
+  Overtake numbers{overtaken ? std::optional(from) : std::nullopt, last_within, largest,
+                   std::nullopt, std::nullopt};
+  std::string md;
+  if (overtaken) {
+    const std::string since =
+        from == idles.front() ? fmt::format("at every measured idle count, {} included", from)
+                              : fmt::format("from {} idle connections on (at {} it was within 10%)",
+                                            from, last_within);
+    const double theirs = *cpu(largest, other), epoll = *cpu(largest, kBaseline);
+    numbers.cpu_us_per_msg = ChangeAtIdle{theirs, epoll, (theirs / epoll - 1) * 100};
+    md += fmt::format(
+        "- {} spends more than 10% more server CPU per message than {} {}; at {} idle it "
+        "spends {} ({:.2f} vs {:.2f} µs per message).\n",
+        other, kBaseline, since, largest, percent(theirs / epoll), theirs, epoll);
+  } else {
+    md += fmt::format(
+        "- {} stays within 10% of {}'s CPU per message at every measured idle "
+        "count up to {}: no crossover in this run.\n",
+        other, kBaseline, largest);
+  }
+  const auto t_other = agg.median(closed, other, largest, Metric::throughput_msgs_per_s);
+  const auto t_epoll = agg.median(closed, kBaseline, largest, Metric::throughput_msgs_per_s);
+  if (t_other && t_epoll) {
+    numbers.throughput_msgs_per_s =
+        ChangeAtIdle{*t_other, *t_epoll, (*t_other / *t_epoll - 1) * 100};
+    md += fmt::format("  Throughput at {} idle: {} {:.0f} msg/s, {} {:.0f} msg/s ({}).\n", largest,
+                      other, *t_other, kBaseline, *t_epoll, percent(*t_other / *t_epoll));
+  }
+  return Section<Overtake>{md, numbers};
+}
+
+Section<std::map<std::string, Overtake>> overtakes_section(const SummaryContext& c) {
+  std::string md = "\n## Where epoll overtakes select and poll\n\n";
+  std::map<std::string, Overtake> numbers;
+  // The scanning backends, poll first as summary.md has always listed them.
+  std::vector<std::string> scanning;
+  for (const auto& info : kBackendTable) {
+    if (info.family == BackendFamily::scan)
+      scanning.insert(scanning.begin(), std::string(info.name));
+  }
+  for (const auto& other : scanning) {
+    if (auto found = overtake(c.agg, other)) {
+      md += found->markdown;
+      numbers[other] = std::move(found->numbers);
+    }
+  }
+  return {md, numbers};
+}
+
+struct LibraryNumbers {
+  std::optional<RatioOverIdles> asio_over_epoll_lt;
+  std::map<std::string, RatioOverIdles> over_epoll_lt;
+  std::optional<RatioOverIdles> et_over_lt;
+  std::map<std::string, double> events_per_wait;
+};
+
+struct Ratios {
+  double median, low, high;
+  std::size_t count;
+};
+
+// CPU per message of `backend` over the baseline's at each closed-loop idle count both measured.
+std::optional<Ratios> ratio_over_idles(const AggregateIndex& agg, const std::string& backend) {
+  std::vector<double> ratios;
+  for (const auto idle : agg.idles(kClosedSeries, backend, Metric::server_cpu_us_per_msg)) {
+    const auto x = agg.median(kClosedSeries, backend, idle, Metric::server_cpu_us_per_msg);
+    const auto y = agg.median(kClosedSeries, kBaseline, idle, Metric::server_cpu_us_per_msg);
+    if (x && y && *y > 0) ratios.push_back(*x / *y);
+  }
+  if (ratios.empty()) return std::nullopt;
+  return Ratios{median(ratios), *std::min_element(ratios.begin(), ratios.end()),
+                *std::max_element(ratios.begin(), ratios.end()), ratios.size()};
+}
+
+Section<LibraryNumbers> libraries_section(const SummaryContext& c) {
+  std::string md = "\n## Asio and io_uring over raw epoll, edge- over level-triggered\n\n";
+  LibraryNumbers numbers;
+  struct Comparison {
+    std::string_view backend;
+    const char* label;
+    const char* base_label;
+    std::optional<RatioOverIdles>* slot;  // where summary.json keeps it (else over_epoll_lt)
+  };
+  for (const Comparison& comparison :
+       {Comparison{known_backend("asio"), "Asio", "raw epoll-lt", &numbers.asio_over_epoll_lt},
+        Comparison{known_backend("uring-poll"), "uring-poll", "raw epoll-lt", nullptr},
+        Comparison{known_backend("uring"), "uring", "raw epoll-lt", nullptr},
+        Comparison{known_backend("epoll-et"), "epoll-et", "epoll-lt", &numbers.et_over_lt}}) {
+    const std::string backend(comparison.backend);
+    const auto r = ratio_over_idles(c.agg, backend);
+    if (!r) continue;
+    const RatioOverIdles percents{(r->median - 1) * 100, (r->low - 1) * 100, (r->high - 1) * 100,
+                                  r->count};
+    if (comparison.slot) {
+      *comparison.slot = percents;
+    } else {
+      numbers.over_epoll_lt[backend] = percents;
+    }
+    md += fmt::format(
+        "- {} spends {} server CPU per message relative to {} (median over {} idle counts; range "
+        "{} to {}).\n",
+        comparison.label, percent(r->median), comparison.base_label, r->count, percent(r->low),
+        percent(r->high));
+  }
+  for (const std::string& backend : {kBaseline, std::string(known_backend("epoll-et"))}) {
+    const auto idles = c.agg.idles(kClosedSeries, backend, Metric::events_per_wait);
+    if (idles.empty()) continue;
+    std::vector<double> events;
+    for (const auto idle : idles)
+      events.push_back(*c.agg.median(kClosedSeries, backend, idle, Metric::events_per_wait));
+    numbers.events_per_wait[backend] = median(events);
+    md += fmt::format("- {} returned {:.2f} events per wait call (median over idle counts).\n",
+                      backend, median(events));
+  }
+  return {md, numbers};
+}
+
+Section<LatencyTable> latency_section(const SummaryContext& c) {
+  const SweepConfig& config = c.sweep.config;
+  std::string md;
+  LatencyTable numbers;
+  for (const auto& s : config.series) {
+    if (s.load != LoadKind::open) continue;
+    md += fmt::format("\n## Latency at {:g} msg/s (`{}`: {} placement, generator {})\n\n",
+                      config.rate, s.name, enum_name(s.placement),
+                      s.busy_poll ? "busy-polling" : "sleeping");
+    md +=
+        "| backend | idle | p50 µs | p99 µs | p99.9 µs | flags |\n|---|---:|---:|---:|---:|---|\n";
+    for (const auto& backend : config.backends) {
+      const auto idles = c.agg.idles(s.name, backend, Metric::latency_p50_ns);
+      if (idles.empty()) continue;
+      for (const auto idle : std::set<std::uint64_t>{idles.front(), idles.back()}) {
+        std::string flags;
+        if (const Aggregate* a = c.agg.find(s.name, backend, idle)) {
+          if (a->generator_bound) flags += "generator-bound ";
+          if (a->fell_behind) flags += "fell behind ";
+        }
+        const auto us = [&](Metric metric) {
+          return c.agg.median(s.name, backend, idle, metric).value_or(0) / 1e3;
+        };
+        const LatencyMicroseconds latency{us(Metric::latency_p50_ns), us(Metric::latency_p99_ns),
+                                          us(Metric::latency_p99_9_ns)};
+        numbers[s.name][backend][std::to_string(idle)] = latency;
+        md += fmt::format("| {} | {} | {:.1f} | {:.1f} | {:.1f} | {} |\n", backend, idle,
+                          latency.p50, latency.p99, latency.p99_9, flags);
+      }
+    }
+  }
+  return {md, numbers};
+}
+
+struct CaveatNumbers {
+  std::size_t generator_bound_points = 0;
+  std::size_t aggregate_points = 0;
+};
+
+// Generator-bound, failed and unsupported points.
+Section<CaveatNumbers> caveats_section(const SweepDocument& sweep) {
+  std::string md = "\n## Caveats\n\n";
+  CaveatNumbers numbers;
+  for (const auto& a : sweep.aggregates) numbers.generator_bound_points += a.generator_bound;
+  numbers.aggregate_points = sweep.aggregates.size();
+  md += fmt::format(
+      "- {} of {} (series, backend, idle) points were generator-bound: the generator's "
+      "CPU was busy more than 90% of the window, so throughput there describes the "
+      "generator as much as the server; CPU per message is still the server's own.\n",
+      numbers.generator_bound_points, numbers.aggregate_points);
+  for (const auto& p : sweep.points) {
+    if (p.status == PointStatus::failed || p.status == PointStatus::interrupted) {
+      md += fmt::format("- {} {}: {}\n", enum_name(p.status), p.id, p.reason.value_or(""));
+    }
+  }
+  // Not only select: a backend the machine cannot run (no io_uring) is unsupported too.
+  std::map<std::string, std::pair<std::size_t, std::string>> unsupported;  // count, first reason
+  for (const auto& p : sweep.points) {
+    if (p.status != PointStatus::unsupported) continue;
+    auto& [count, reason] = unsupported[p.backend];
+    if (count++ == 0) reason = p.reason.value_or("");
+  }
+  for (const auto& [backend, entry] : unsupported) {
+    md += fmt::format("- {} {} points were not run, unsupported here (the first: {}).\n",
+                      entry.first, backend, entry.second);
+  }
+  return {md, numbers};
+}
+
+// Google Benchmark writes bare NaN/Infinity in aggregate rows, which is not JSON: read them as
+// null.
+std::string without_non_numbers(std::string text) {
+  for (const char* token : {"-NaN", "NaN", "-Infinity", "Infinity", "-nan", "nan", "-inf", "inf"}) {
+    const std::string value = std::string(": ") + token;
+    for (auto at = text.find(value); at != std::string::npos; at = text.find(value, at + 1)) {
+      const std::size_t end = at + value.size();
+      if (end < text.size() && std::isalnum(static_cast<unsigned char>(text[end]))) continue;
+      text.replace(at, value.size(), ": null");
+    }
+  }
+  return text;
+}
+
+std::string micro_table_section(const std::string& micro_table) {
+  return micro_table.empty() ? "" : "\n## Micro-benchmark table\n\n" + micro_table;
 }
 
 }  // namespace
@@ -113,51 +523,44 @@ double median(std::vector<double> values) {
   return values.size() % 2 ? values[mid] : (values[mid - 1] + values[mid]) / 2;
 }
 
-Json aggregate_points(const Json& points) {
-  std::map<std::tuple<std::string, std::string, std::uint64_t>, std::vector<const Json*>> groups;
-  for (const auto& p : points) groups[{p["series"], p["backend"], p["idle"]}].push_back(&p);
-  Json out = Json::array();
-  for (const auto& [key, runs] : groups) {
-    const auto& [series, backend, idle] = key;
-    Json a = {{"series", series},
-              {"backend", backend},
-              {"idle", idle},
-              {"total_fds", (*runs.front())["total_fds"]},
-              {"runs", runs.size()}};
-    std::set<std::string> statuses;
-    bool bound = false, behind = false;
-    std::vector<const Json*> ok;
-    for (const Json* run : runs) {
-      statuses.insert((*run)["status"].get<std::string>());
-      if ((*run)["status"] == "ok") ok.push_back(run);
-      if (run->contains("generator")) {
-        bound |= (*run)["generator"].value("bound", false);
-        behind |= (*run)["generator"].value("fell_behind", false);
-      }
-      if ((*run)["status"] != "ok" && run->contains("reason")) a["reason"] = (*run)["reason"];
-    }
-    a["status"] = statuses.size() == 1 ? *statuses.begin() : "mixed";
-    a["ok_runs"] = ok.size();
-    a["generator_bound"] = bound;
-    a["fell_behind"] = behind;
-    Json values = Json::object();
-    for (const auto& [name, pointer] : metrics()) {
-      std::vector<double> found;
-      for (const Json* run : ok) {
-        if (const auto v = at(*run, pointer)) found.push_back(*v);
-      }
-      if (found.empty()) continue;
-      values[name] = {{"median", median(found)},
-                      {"min", *std::min_element(found.begin(), found.end())},
-                      {"max", *std::max_element(found.begin(), found.end())}};
-    }
-    a["metrics"] = values;
-    out.push_back(a);
-  }
+std::vector<Aggregate> aggregate_points(const std::vector<PointRecord>& points) {
+  std::map<std::tuple<std::string, std::string, std::uint64_t>, std::vector<const PointRecord*>>
+      groups;
+  for (const auto& p : points) groups[{p.series, p.backend, p.idle}].push_back(&p);
+  std::vector<Aggregate> out;
+  for (const auto& [key, runs] : groups) out.push_back(aggregate_runs(runs));
   return out;
 }
 
-std::string points_csv(const Json& points) {
+AggregateIndex::AggregateIndex(const std::vector<Aggregate>& aggregates) {
+  for (const auto& a : aggregates) by_key_.emplace(Key{a.series, a.backend, a.idle}, &a);
+}
+
+const Aggregate* AggregateIndex::find(const std::string& series, const std::string& backend,
+                                      std::uint64_t idle) const {
+  const auto it = by_key_.find(Key{series, backend, idle});
+  return it == by_key_.end() ? nullptr : it->second;
+}
+
+std::optional<double> AggregateIndex::median(const std::string& series, const std::string& backend,
+                                             std::uint64_t idle, Metric metric) const {
+  const Aggregate* a = find(series, backend, idle);
+  if (!a || !a->metrics[metric]) return std::nullopt;
+  return a->metrics[metric]->median;
+}
+
+std::vector<std::uint64_t> AggregateIndex::idles(const std::string& series,
+                                                 const std::string& backend, Metric metric) const {
+  std::vector<std::uint64_t> found;
+  for (auto it = by_key_.lower_bound(Key{series, backend, 0});
+       it != by_key_.end() && std::get<0>(it->first) == series && std::get<1>(it->first) == backend;
+       ++it) {
+    if (it->second->metrics[metric]) found.push_back(std::get<2>(it->first));
+  }
+  return found;
+}
+
+std::string points_csv(const std::vector<PointRecord>& points) {
   static const std::vector<std::pair<std::string, std::string>> columns = {
       {"id", "/id"},
       {"status", "/status"},
@@ -192,7 +595,8 @@ std::string points_csv(const Json& points) {
   std::string csv;
   for (std::size_t i = 0; i < columns.size(); ++i) csv += (i ? "," : "") + columns[i].first;
   csv += "\n";
-  for (const auto& p : points) {
+  for (const auto& point : points) {
+    const Json p = point;  // the cells are the values sweep.json holds
     for (std::size_t i = 0; i < columns.size(); ++i) {
       const Json::json_pointer pointer(columns[i].second);
       if (i) csv += ",";
@@ -203,299 +607,53 @@ std::string points_csv(const Json& points) {
   return csv;
 }
 
-std::string summary_markdown(const Json& sweep, const Json& micro, const std::string& micro_table,
-                             Json& numbers) {
-  numbers = {{"schema_version", 1}, {"kind", "sweep-summary"}, {"run_id", sweep["run_id"]}};
-  const Json& config = sweep["config"];
-  const Json& env = sweep["environment"];
-  const Json& points = sweep["points"];
-  const Aggregates agg{sweep["aggregates"]};
-  std::map<std::string, int> statuses;
-  for (const auto& p : points) ++statuses[p["status"].get<std::string>()];
+std::vector<MicroWaitCost> read_micro_wait_costs(const std::string& micro_json) {
+  const Json micro = Json::parse(without_non_numbers(micro_json), nullptr, false);
+  static const std::string kShape = "socketpair/ready:1/fds:";
+  std::vector<MicroWaitCost> costs;
+  if (!micro.is_object()) return costs;
+  for (const auto& bench : micro.value("benchmarks", Json::array())) {
+    const std::string name = bench.value("run_name", bench.value("name", ""));
+    const auto slash = name.find('/');
+    if (slash == std::string::npos || name.compare(slash + 1, kShape.size(), kShape) != 0 ||
+        bench.value("run_type", "") != "iteration" || bench.value("error_occurred", false) ||
+        !bench.contains("ns_per_call")) {
+      continue;
+    }
+    // "N/...": stod stops at '/'
+    costs.push_back({canonical_backend_name(name.substr(0, slash)),
+                     std::stod(name.substr(slash + 1 + kShape.size())),
+                     bench["ns_per_call"].get<double>()});
+  }
+  return costs;
+}
 
-  std::string md = "# muxbench sweep summary\n\n";
-  md += fmt::format(
-      "Run `{}` ({} mode), started {} on {}: {}, {} online CPUs, {}, fd limit {}. Build: {} {}, "
-      "git {}{}. Command: `{}`.\n\n",
-      sweep["run_id"].get<std::string>(), config["mode"].get<std::string>(),
-      sweep["started_utc"].get<std::string>(), env["host"].get<std::string>(),
-      env["cpu_model"].get<std::string>(), env["online_cpus"].dump(),
-      env["kernel"].get<std::string>(), env["fd_limit"]["soft"].dump(),
-      env["build"]["type"].get<std::string>(), env["build"]["compiler"].get<std::string>(),
-      env["build"]["git_sha"].get<std::string>(),
-      env["build"]["git_dirty"].get<bool>() ? " (uncommitted changes)" : "",
-      sweep["command"].get<std::string>());
-  md += fmt::format(
-      "{} points measured, {} unsupported, {} failed{}. Each point: {} idle + {} active "
-      "connections, {}-byte messages, {} s warm-up then a {} s window, {} repeat(s) (medians; "
-      "spread min–max in sweep.json). Server pinned to CPU {}, generator to CPU {} (\"split\") or "
-      "to the server's CPU (\"shared\").\n\n",
-      statuses["ok"], statuses["unsupported"], statuses["failed"],
-      statuses["interrupted"] ? fmt::format(", {} interrupted", statuses["interrupted"]) : "", "N",
-      config["active"].dump(), config["size"].dump(), config["warmup_s"].dump(),
-      config["duration_s"].dump(), config["repeats"].dump(), config["server_cpu"].dump(),
-      config["generator_cpu"].dump());
-  md += "Series:\n";
-  for (const auto& s : config["series"]) {
-    md += fmt::format(
-        "- `{}`: {} loop{}, {} placement, generator {}.\n", s["name"].get<std::string>(),
-        s["load"].get<std::string>(),
-        s["load"] == "open"
-            ? fmt::format(" at {:g} msg/s", config["rate"].get<double>())
-            : fmt::format(" with {} message(s) in flight per connection", config["depth"].dump()),
-        s["placement"].get<std::string>(),
-        s["busy_poll"].get<bool>() ? "busy-polling" : "sleeping in epoll_wait");
-  }
-
-  // 1. The cost of one more registered descriptor.
-  const std::string closed = "closed-split";
-  const std::vector<std::string> raw = {"select", "poll", "epoll-lt", "epoll-et", "uring-poll"};
-  md += "\n## What one more registered descriptor costs\n\n";
-  // Open loop at a fixed rate leaves the server slack, so each wake-up handles about one event and
-  // CPU per wait call isolates the wait; a saturated closed loop batches more events per call as
-  // the server slows, which would be counted as descriptor cost.
-  std::string macro_series = closed;
-  for (const auto& s : config["series"]) {
-    if (s["load"] == "open") {
-      macro_series = s["name"];
-      break;
-    }
-  }
-  md += fmt::format(
-      "Macro (series `{}`): the server's CPU time per wait call, from its stats snapshots around "
-      "each window, against the descriptors it watches (idle + active). \"Per idle fd\" is the "
-      "extra "
-      "CPU per wait call over the 0-idle point divided by the idle count: the cost of one more "
-      "idle "
-      "connection on every wake-up. The line fit's R² shows how straight the growth is (cache "
-      "misses "
-      "make large sets cost more per fd). Micro: wait-bench, one call with the last registered "
-      "socketpair descriptor ready, fitted as a line.\n\n",
-      macro_series);
-  md +=
-      "| backend | per idle fd at 1000 idle (ns) | per idle fd at the largest idle (ns) | line "
-      "fit: ns per fd | R² | events per wait | micro: ns per fd | R² |\n";
-  md += "|---|---:|---:|---:|---:|---:|---:|---:|\n";
-  const auto active_count = config["active"].get<std::uint64_t>();
-  for (const auto& backend : raw) {
-    std::vector<double> fds, cpu, events;
-    const auto idles = agg.idles(macro_series, backend, "server_cpu_ns_per_wait");
-    for (const auto idle : idles) {
-      fds.push_back(static_cast<double>(idle + active_count));
-      cpu.push_back(*agg.get(macro_series, backend, idle, "server_cpu_ns_per_wait"));
-      events.push_back(agg.get(macro_series, backend, idle, "events_per_wait").value_or(0));
-    }
-    const LinearFit line = fit_line(fds, cpu);
-    const bool has_base = !idles.empty() && idles.front() == 0;
-    const double base = has_base ? cpu.front() : 0.0;
-    std::string family = backend + "/socketpair/ready:1";  // wait-bench spells '-' as '_'
-    std::replace(family.begin(), family.end(), '-', '_');
-    const LinearFit micro_line = micro.is_object() ? micro_fit(micro, family) : LinearFit{};
-    if (idles.empty() && !micro_line.valid) continue;
-    const auto [low_events, high_events] = std::minmax_element(events.begin(), events.end());
-    const auto per_fd_value = [&](std::uint64_t idle) -> Json {
-      const auto at_idle = agg.get(macro_series, backend, idle, "server_cpu_ns_per_wait");
-      if (!has_base || !at_idle || idle == 0) return nullptr;
-      return (*at_idle - base) / static_cast<double>(idle);
-    };
-    const auto per_idle_fd = [&](std::uint64_t idle) -> std::string {
-      const Json value = per_fd_value(idle);
-      return value.is_null() ? "-" : fmt::format("{:.0f} (at {})", value.get<double>(), idle);
-    };
-    numbers["per_fd"][backend] = {
-        {"series", macro_series},
-        {"ns_per_idle_fd_at_1000", per_fd_value(1000)},
-        {"largest_idle", idles.empty() ? Json(nullptr) : Json(idles.back())},
-        {"ns_per_idle_fd_at_largest", idles.empty() ? Json(nullptr) : per_fd_value(idles.back())},
-        {"line_ns_per_fd", line.valid ? Json(line.slope) : Json(nullptr)},
-        {"line_r2", line.valid ? Json(line.r2) : Json(nullptr)},
-        {"micro_ns_per_fd", micro_line.valid ? Json(micro_line.slope) : Json(nullptr)},
-        {"micro_r2", micro_line.valid ? Json(micro_line.r2) : Json(nullptr)}};
-    md +=
-        fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} |\n", backend, per_idle_fd(1000),
-                    idles.empty() ? "-" : per_idle_fd(idles.back()),
-                    line.valid ? fmt::format("{:.1f}", line.slope) : "-",
-                    line.valid ? fmt::format("{:.3f}", line.r2) : "-",
-                    events.empty() ? "-" : fmt::format("{:.1f}–{:.1f}", *low_events, *high_events),
-                    micro_line.valid ? fmt::format("{:.1f}", micro_line.slope) : "-",
-                    micro_line.valid ? fmt::format("{:.3f}", micro_line.r2) : "-");
-  }
-  md +=
-      "\nFor epoll the per-fd numbers are noise around zero: its wait does not look at idle "
-      "descriptors at all. Where events per wait rise well above 1 the server was saturated and "
-      "batching, which hides part of the per-fd cost in fewer, longer calls.\n";
-
-  // 2. Where epoll overtakes select and poll (CPU per message, closed loop).
-  md += "\n## Where epoll overtakes select and poll\n\n";
-  for (const std::string other : {"poll", "select"}) {
-    const auto idles = agg.idles(closed, other, "server_cpu_us_per_msg");
-    bool overtaken = false;  // from `from` on, every measured point is more than 10% worse
-    std::uint64_t from = 0, last_within = 0;
-    std::size_t compared = 0;
-    for (const auto idle : idles) {
-      const auto theirs = agg.get(closed, other, idle, "server_cpu_us_per_msg");
-      const auto epoll = agg.get(closed, "epoll-lt", idle, "server_cpu_us_per_msg");
-      if (!theirs || !epoll) continue;
-      ++compared;
-      if (*theirs > *epoll * 1.10) {
-        if (!overtaken) from = idle;
-        overtaken = true;
-      } else {
-        overtaken = false;
-        last_within = idle;
-      }
-    }
-    if (compared == 0) continue;
-    numbers["overtakes"][other] = {{"from_idle", overtaken ? Json(from) : Json(nullptr)},
-                                   {"last_within_10_percent", last_within},
-                                   {"largest_idle", idles.back()}};
-    const std::string since =
-        overtaken && from == idles.front()
-            ? fmt::format("at every measured idle count, {} included", from)
-            : fmt::format("from {} idle connections on (at {} it was within 10%)", from,
-                          last_within);
-    if (overtaken) {
-      const auto theirs = agg.get(closed, other, idles.back(), "server_cpu_us_per_msg");
-      const auto epoll = agg.get(closed, "epoll-lt", idles.back(), "server_cpu_us_per_msg");
-      numbers["overtakes"][other]["cpu_us_per_msg"] = *theirs;
-      numbers["overtakes"][other]["epoll_lt_cpu_us_per_msg"] = *epoll;
-      numbers["overtakes"][other]["cpu_change_percent"] = (*theirs / *epoll - 1) * 100;
-      md += fmt::format(
-          "- {} spends more than 10% more server CPU per message than epoll-lt {}; at {} idle it "
-          "spends {} ({:.2f} vs {:.2f} µs per message).\n",
-          other, since, idles.back(), percent(*theirs / *epoll), *theirs, *epoll);
-    } else {
-      md += fmt::format(
-          "- {} stays within 10% of epoll-lt's CPU per message at every measured idle "
-          "count up to {}: no crossover in this run.\n",
-          other, idles.back());
-    }
-    const auto t_other = agg.get(closed, other, idles.back(), "throughput_msgs_per_s");
-    const auto t_epoll = agg.get(closed, "epoll-lt", idles.back(), "throughput_msgs_per_s");
-    if (t_other && t_epoll) {
-      numbers["overtakes"][other]["throughput_msgs_per_s"] = *t_other;
-      numbers["overtakes"][other]["epoll_lt_throughput_msgs_per_s"] = *t_epoll;
-      numbers["overtakes"][other]["throughput_change_percent"] = (*t_other / *t_epoll - 1) * 100;
-      md += fmt::format("  Throughput at {} idle: {} {:.0f} msg/s, epoll-lt {:.0f} msg/s ({}).\n",
-                        idles.back(), other, *t_other, *t_epoll, percent(*t_other / *t_epoll));
-    }
-  }
-
-  // 3. Asio over raw epoll, and LT vs ET.
-  const auto ratio_over_idles =
-      [&](const std::string& a,
-          const std::string& b) -> std::optional<std::tuple<double, double, double, std::size_t>> {
-    std::vector<double> ratios;
-    for (const auto idle : agg.idles(closed, a, "server_cpu_us_per_msg")) {
-      const auto x = agg.get(closed, a, idle, "server_cpu_us_per_msg");
-      const auto y = agg.get(closed, b, idle, "server_cpu_us_per_msg");
-      if (x && y && *y > 0) ratios.push_back(*x / *y);
-    }
-    if (ratios.empty()) return std::nullopt;
-    return std::tuple{median(ratios), *std::min_element(ratios.begin(), ratios.end()),
-                      *std::max_element(ratios.begin(), ratios.end()), ratios.size()};
-  };
-  md += "\n## Asio and io_uring over raw epoll, edge- over level-triggered\n\n";
-  struct Comparison {
-    const char* backend;
-    const char* label;
-    const char* base_label;
-    const char* slot;  // where summary.json keeps it
-  };
-  for (const Comparison& c :
-       {Comparison{"asio", "Asio", "raw epoll-lt", "/asio_over_epoll_lt"},
-        Comparison{"uring-poll", "uring-poll", "raw epoll-lt", "/over_epoll_lt/uring-poll"},
-        Comparison{"uring", "uring", "raw epoll-lt", "/over_epoll_lt/uring"},
-        Comparison{"epoll-et", "epoll-et", "epoll-lt", "/et_over_lt"}}) {
-    const auto r = ratio_over_idles(c.backend, "epoll-lt");
-    if (!r) continue;
-    const auto [mid, low, high, n] = *r;
-    numbers[Json::json_pointer(c.slot)] = {{"median_percent", (mid - 1) * 100},
-                                           {"low_percent", (low - 1) * 100},
-                                           {"high_percent", (high - 1) * 100},
-                                           {"idle_counts", n}};
-    md += fmt::format(
-        "- {} spends {} server CPU per message relative to {} (median over {} idle counts; range "
-        "{} to {}).\n",
-        c.label, percent(mid), c.base_label, n, percent(low), percent(high));
-  }
-  for (const std::string backend : {"epoll-lt", "epoll-et"}) {
-    const auto idles = agg.idles(closed, backend, "events_per_wait");
-    if (idles.empty()) continue;
-    std::vector<double> events;
-    for (const auto idle : idles)
-      events.push_back(*agg.get(closed, backend, idle, "events_per_wait"));
-    numbers["events_per_wait"][backend] = median(events);
-    md += fmt::format("- {} returned {:.2f} events per wait call (median over idle counts).\n",
-                      backend, median(events));
-  }
-
-  // 4. Latency at equal load.
-  for (const auto& s : config["series"]) {
-    if (s["load"] != "open") continue;
-    const std::string name = s["name"];
-    md += fmt::format("\n## Latency at {:g} msg/s (`{}`: {} placement, generator {})\n\n",
-                      config["rate"].get<double>(), name, s["placement"].get<std::string>(),
-                      s["busy_poll"].get<bool>() ? "busy-polling" : "sleeping");
-    md +=
-        "| backend | idle | p50 µs | p99 µs | p99.9 µs | flags |\n|---|---:|---:|---:|---:|---|\n";
-    for (const auto& backend : config["backends"]) {
-      const auto idles = agg.idles(name, backend, "latency_p50_ns");
-      if (idles.empty()) continue;
-      for (const auto idle : std::set<std::uint64_t>{idles.front(), idles.back()}) {
-        std::string flags;
-        for (const auto& a : sweep["aggregates"]) {
-          if (a["series"] == name && a["backend"] == backend && a["idle"] == idle) {
-            if (a["generator_bound"].get<bool>()) flags += "generator-bound ";
-            if (a["fell_behind"].get<bool>()) flags += "fell behind ";
-          }
-        }
-        numbers["latency_us"][name][backend.get<std::string>()][std::to_string(idle)] = {
-            {"p50", *agg.get(name, backend, idle, "latency_p50_ns") / 1e3},
-            {"p99", *agg.get(name, backend, idle, "latency_p99_ns") / 1e3},
-            {"p99_9", agg.get(name, backend, idle, "latency_p99_9_ns").value_or(0) / 1e3}};
-        md +=
-            fmt::format("| {} | {} | {:.1f} | {:.1f} | {:.1f} | {} |\n", backend.get<std::string>(),
-                        idle, *agg.get(name, backend, idle, "latency_p50_ns") / 1e3,
-                        *agg.get(name, backend, idle, "latency_p99_ns") / 1e3,
-                        agg.get(name, backend, idle, "latency_p99_9_ns").value_or(0) / 1e3, flags);
-      }
-    }
-  }
-
-  // 5. Caveats: generator-bound, failed and unsupported points.
-  md += "\n## Caveats\n\n";
-  std::size_t bound = 0;
-  for (const auto& a : sweep["aggregates"]) bound += a["generator_bound"].get<bool>();
-  numbers["generator_bound_points"] = bound;
-  numbers["aggregate_points"] = sweep["aggregates"].size();
-  numbers["points"] = {{"ok", statuses["ok"]},
-                       {"unsupported", statuses["unsupported"]},
-                       {"failed", statuses["failed"]}};
-  md += fmt::format(
-      "- {} of {} (series, backend, idle) points were generator-bound: the generator's "
-      "CPU was busy more than 90% of the window, so throughput there describes the "
-      "generator as much as the server; CPU per message is still the server's own.\n",
-      bound, sweep["aggregates"].size());
-  for (const auto& p : points) {
-    if (p["status"] == "failed" || p["status"] == "interrupted") {
-      md += fmt::format("- {} {}: {}\n", p["status"].get<std::string>(), p["id"].get<std::string>(),
-                        p.value("reason", ""));
-    }
-  }
-  // Not only select: a backend the machine cannot run (no io_uring) is unsupported too.
-  std::map<std::string, std::pair<std::size_t, std::string>> unsupported;  // count, first reason
-  for (const auto& p : points) {
-    if (p["status"] != "unsupported") continue;
-    auto& [count, reason] = unsupported[p["backend"].get<std::string>()];
-    if (count++ == 0) reason = p.value("reason", "");
-  }
-  for (const auto& [backend, entry] : unsupported) {
-    md += fmt::format("- {} {} points were not run, unsupported here (the first: {}).\n",
-                      entry.first, backend, entry.second);
-  }
-  if (!micro_table.empty()) md += "\n## Micro-benchmark table\n\n" + micro_table;
-  return md;
+Summary summarise(const SweepDocument& sweep, const std::vector<MicroWaitCost>& micro,
+                  const std::string& micro_table) {
+  const AggregateIndex agg(sweep.aggregates);
+  const SummaryContext context{sweep, agg, micro};
+  auto header = header_section(sweep);
+  auto per_fd = per_fd_section(context);
+  auto overtakes = overtakes_section(context);
+  auto libraries = libraries_section(context);
+  auto latency = latency_section(context);
+  auto caveats = caveats_section(sweep);
+  Summary summary;
+  summary.markdown = header.markdown + per_fd.markdown + overtakes.markdown + libraries.markdown +
+                     latency.markdown + caveats.markdown + micro_table_section(micro_table);
+  SweepSummary& numbers = summary.numbers;
+  numbers.run_id = sweep.run_id;
+  numbers.points = header.numbers;
+  numbers.per_fd = std::move(per_fd.numbers);
+  numbers.overtakes = std::move(overtakes.numbers);
+  numbers.asio_over_epoll_lt = libraries.numbers.asio_over_epoll_lt;
+  numbers.over_epoll_lt = std::move(libraries.numbers.over_epoll_lt);
+  numbers.et_over_lt = libraries.numbers.et_over_lt;
+  numbers.events_per_wait = std::move(libraries.numbers.events_per_wait);
+  numbers.latency_us = std::move(latency.numbers);
+  numbers.generator_bound_points = caveats.numbers.generator_bound_points;
+  numbers.aggregate_points = caveats.numbers.aggregate_points;
+  return summary;
 }
 
 }  // namespace muxbench

@@ -1,9 +1,16 @@
 #pragma once
 
-#include <nlohmann/json.hpp>
+#include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
+
+#include "model/sweep_aggregate.hpp"
+#include "model/sweep_document.hpp"
+#include "model/sweep_point.hpp"
+#include "model/sweep_summary.hpp"
 
 namespace muxbench {
 
@@ -21,14 +28,48 @@ LinearFit fit_line(const std::vector<double>& x, const std::vector<double>& y);
 double median(std::vector<double> values);
 
 // Per (series, backend, idle): how many runs, their status, and median/min/max of each metric.
-nlohmann::json aggregate_points(const nlohmann::json& points);
+std::vector<Aggregate> aggregate_points(const std::vector<PointRecord>& points);
 
-// One flat CSV row per point (header first).
-std::string points_csv(const nlohmann::json& points);
+// The aggregates by (series, backend, idle).
+class AggregateIndex {
+ public:
+  explicit AggregateIndex(const std::vector<Aggregate>& aggregates);
+  const Aggregate* find(const std::string& series, const std::string& backend,
+                        std::uint64_t idle) const;
+  // The median of a metric for (series, backend, idle), when measured.
+  std::optional<double> median(const std::string& series, const std::string& backend,
+                               std::uint64_t idle, Metric metric) const;
+  // The idle counts, ascending, at which (series, backend) measured the metric.
+  std::vector<std::uint64_t> idles(const std::string& series, const std::string& backend,
+                                   Metric metric) const;
 
-// summary.md: every number computed from this run's aggregates and micro-benchmarks. The same
-// numbers go into `numbers` (summary.json), so documents can cite them and be checked.
-std::string summary_markdown(const nlohmann::json& sweep, const nlohmann::json& micro,
-                             const std::string& micro_table, nlohmann::json& numbers);
+ private:
+  using Key = std::tuple<std::string, std::string, std::uint64_t>;
+  std::map<Key, const Aggregate*> by_key_;
+};
+
+// One flat CSV row per point (header first); the cells are the points' JSON values.
+std::string points_csv(const std::vector<PointRecord>& points);
+
+// One wait-bench measurement of a wait call with the last registered socketpair ready.
+struct MicroWaitCost {
+  std::string backend;  // the backend table's spelling
+  double fds = 0;       // registered descriptors
+  double ns_per_call = 0;
+};
+
+// The `<backend>/socketpair/ready:1/fds:N` iterations in the text of wait-bench's Google Benchmark
+// JSON (micro.json; none if it is not JSON); backends spelled the old way (epoll_lt) are read as
+// today's (epoll-lt).
+std::vector<MicroWaitCost> read_micro_wait_costs(const std::string& micro_json);
+
+struct Summary {
+  std::string markdown;  // summary.md
+  SweepSummary numbers;  // summary.json: the same numbers, for documents to cite and check
+};
+
+// Every number computed from this run's aggregates and micro-benchmarks.
+Summary summarise(const SweepDocument& sweep, const std::vector<MicroWaitCost>& micro,
+                  const std::string& micro_table);
 
 }  // namespace muxbench

@@ -13,6 +13,7 @@
 #include "common/exit_codes.hpp"
 #include "common/subprocess.hpp"
 #include "loadgen/merge.hpp"
+#include "model/stats_snapshot.hpp"
 
 namespace muxbench {
 namespace {
@@ -29,42 +30,98 @@ std::string last_line(const std::string& text) {
   return last;
 }
 
-double number(const Json& value) { return value.is_number() ? value.get<double>() : 0.0; }
+// What the server did inside the window: the difference of its two snapshots (as doubles, the
+// way sweep.json has always held them).
+ServerWindow server_window(const StatsSnapshot& before, const StatsSnapshot& after,
+                           std::size_t message_size) {
+  const auto delta = [](std::uint64_t a, std::uint64_t b) {
+    return static_cast<double>(a) - static_cast<double>(b);
+  };
+  const auto observed_delta = [&](const std::optional<std::uint64_t>& a,
+                                  const std::optional<std::uint64_t>& b) -> std::optional<double> {
+    if (!a || !b) return std::nullopt;
+    return delta(*a, *b);
+  };
+  ServerWindow w;
+  w.cpu_us = delta(after.cpu.user_us, before.cpu.user_us) +
+             delta(after.cpu.system_us, before.cpu.system_us);
+  w.seconds = (static_cast<double>(after.time.monotonic_ns) -
+               static_cast<double>(before.time.monotonic_ns)) /
+              1e9;
+  w.messages = delta(after.counters.bytes_out, before.counters.bytes_out) /
+               static_cast<double>(message_size);
+  w.wait_calls = observed_delta(after.counters.wait_calls, before.counters.wait_calls);
+  const auto fds_passed = observed_delta(after.counters.fds_passed, before.counters.fds_passed);
+  w.events = delta(after.counters.events, before.counters.events);
+  const bool waits_known = w.wait_calls && *w.wait_calls > 0;
+  w.cpu_share = w.seconds > 0 ? w.cpu_us / 1e6 / w.seconds : 0.0;
+  if (w.messages > 0) w.cpu_us_per_msg = w.cpu_us / w.messages;
+  if (waits_known) {
+    w.events_per_wait = w.events / *w.wait_calls;
+    if (fds_passed) w.fds_per_wait = *fds_passed / *w.wait_calls;
+    w.cpu_ns_per_wait = w.cpu_us * 1e3 / *w.wait_calls;
+  }
+  w.open_connections = after.gauges.open_connections;
+  return w;
+}
 
-// What the server did inside the window: the difference of its two snapshots.
-Json server_window(const Json& before, const Json& after, std::size_t message_size) {
-  const auto delta = [&](const char* section, const char* key) -> Json {
-    const auto& a = after[section][key];
-    const auto& b = before[section][key];
-    if (a.is_null() || b.is_null()) return nullptr;
-    return a.get<double>() - b.get<double>();
-  };
-  const double cpu_us = number(delta("cpu", "user_us")) + number(delta("cpu", "system_us"));
-  const double seconds =
-      (after["time"]["monotonic_ns"].get<double>() - before["time"]["monotonic_ns"].get<double>()) /
-      1e9;
-  const double messages =
-      number(delta("counters", "bytes_out")) / static_cast<double>(message_size);
-  const Json wait_calls = delta("counters", "wait_calls");
-  const Json fds_passed = delta("counters", "fds_passed");
-  const double events = number(delta("counters", "events"));
-  const bool waits_known = wait_calls.is_number() && wait_calls.get<double>() > 0;
-  return {
-      {"seconds", seconds},
-      {"cpu_us", cpu_us},
-      {"cpu_share", seconds > 0 ? cpu_us / 1e6 / seconds : 0.0},
-      {"messages", messages},
-      {"cpu_us_per_msg", messages > 0 ? Json(cpu_us / messages) : Json(nullptr)},
-      {"wait_calls", wait_calls},
-      {"events", events},
-      {"events_per_wait", waits_known ? Json(events / wait_calls.get<double>()) : Json(nullptr)},
-      {"fds_per_wait", waits_known && fds_passed.is_number()
-                           ? Json(fds_passed.get<double>() / wait_calls.get<double>())
-                           : Json(nullptr)},
-      {"cpu_ns_per_wait",
-       waits_known ? Json(cpu_us * 1e3 / wait_calls.get<double>()) : Json(nullptr)},
-      {"open_connections", after["gauges"]["open_connections"]},
-  };
+// loadgen's report: the four functions below are the only code here that knows its JSON (and
+// merge_reports' signature). When loadgen's typed report (model/loadgen_report.hpp) lands,
+// read_loadgen_figures reads that instead and the other three parse into it.
+
+// What the point needs from loadgen's report.
+struct LoadgenFigures {
+  bool ok = false;  // status "ok"
+  std::vector<std::string> problems;
+  // The window's numbers (the server's part is filled in by the sweep); absent when loadgen
+  // never measured (connect_failed).
+  std::optional<PointMeasurement> measured;
+};
+
+LoadgenFigures read_loadgen_figures(const Json& report) {
+  LoadgenFigures f;
+  f.ok = report.at("status") == "ok";
+  report.at("problems").get_to(f.problems);
+  if (!report.contains("throughput")) return f;
+  PointMeasurement m;
+  report.at("throughput").at("messages_per_s").get_to(m.throughput_msgs_per_s);
+  report.at("throughput").at("mb_per_s").get_to(m.throughput_mb_per_s);
+  report.at("latency_ns").get_to(m.latency_ns);
+  const Json& generator = report.at("generator");
+  m.generator = {generator.at("bound"), generator.at("busiest_cpu_share"),
+                 generator.at("work_share"), generator.at("fell_behind")};
+  report.at("errors").at("total").get_to(m.errors);
+  const Json& idle = report.at("connections").at("idle");
+  idle.at("alive_at_end").get_to(m.idle_alive);
+  idle.at("open_seconds").get_to(m.idle_open_seconds);
+  m.problems = f.problems;
+  f.measured = std::move(m);
+  return f;
+}
+
+// loadgen's report file, if it wrote a readable one.
+std::optional<LoadgenFigures> read_loadgen_report_file(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  if (!in) return std::nullopt;
+  const Json report = Json::parse(in, nullptr, false);
+  if (!report.is_object()) return std::nullopt;
+  return read_loadgen_figures(report);
+}
+
+// A remote generator's report (its stdout), if it wrote one.
+std::optional<Json> parse_generator_report(const std::string& out) {
+  auto report = Json::parse(out, nullptr, false);
+  if (!report.is_object()) return std::nullopt;
+  return std::optional<Json>(std::in_place, std::move(report));
+}
+
+// Remote generators' reports merged exactly into one, written where a local loadgen would have
+// written its own; the one place that calls merge_reports.
+std::optional<LoadgenFigures> merge_generator_reports(const std::vector<Json>& reports,
+                                                      const std::filesystem::path& report_path) {
+  const Json merged = merge_reports(reports);
+  write_file_atomically(report_path, merged.dump(1) + "\n");
+  return read_loadgen_figures(merged);
 }
 
 // Waits for a child, forwarding an interrupt to it as SIGINT; nullopt if it outlived `timeout`
@@ -125,7 +182,7 @@ std::vector<std::string> load_args(const PointSpec& point, const SweepConfig& co
       "--idle",   std::to_string(idle),           "--active",   std::to_string(active),
       "--size",   std::to_string(config.size),    "--duration", format_duration(config.duration),
       "--warmup", format_duration(config.warmup), "--quiet"};
-  if (point.series.load == "open") {
+  if (point.series.load == LoadKind::open) {
     args.insert(args.end(), {"--rate", fmt::format("{}", rate)});
   } else {
     args.insert(args.end(), {"--depth", std::to_string(config.depth)});
@@ -135,10 +192,11 @@ std::vector<std::string> load_args(const PointSpec& point, const SweepConfig& co
 }
 
 struct GeneratorOutcome {
-  Json report;           // loadgen's report, or the merge of several (null: none)
-  Json exit_codes;       // one per generator (null: did not finish in time)
-  bool finished = true;  // every generator exited on its own
-  std::string error;     // the last stderr line(s)
+  std::optional<LoadgenFigures> report;        // loadgen's report, or the merge of several
+  std::vector<std::optional<int>> exit_codes;  // one per generator (null: did not finish in time)
+  bool remote = false;                         // the generators ran from --generator templates
+  bool finished = true;                        // every generator exited on its own
+  std::string error;                           // the last stderr line(s)
 };
 
 // One local loadgen, pinned by the placement, that signals the server at its window's edges.
@@ -165,11 +223,10 @@ GeneratorOutcome run_local_generator(const PointSpec& point, const SweepConfig& 
   const auto code =
       wait_for(loadgen, std::chrono::duration_cast<std::chrono::milliseconds>(budget), stop);
   GeneratorOutcome outcome;
-  outcome.exit_codes = code ? Json(*code) : Json(nullptr);
+  outcome.exit_codes = {code};
   outcome.finished = code.has_value();
   outcome.error = last_line(loadgen.drain_stderr(1s));
-  if (std::ifstream in(report_path); in) outcome.report = Json::parse(in, nullptr, false);
-  if (outcome.report.is_discarded()) outcome.report = nullptr;
+  outcome.report = read_loadgen_report_file(report_path);
   return outcome;
 }
 
@@ -210,76 +267,37 @@ GeneratorOutcome run_remote_generators(const PointSpec& point, const SweepConfig
   signal_at(config.warmup + config.duration);
 
   GeneratorOutcome outcome;
-  outcome.exit_codes = Json::array();
+  outcome.remote = true;
   std::vector<Json> reports;
   for (auto& generator : generators) {
     std::string out;
     const auto code = wait_for(generator, 120s, stop, &out);
     if (!code) outcome.finished = false;
     out += generator.drain_stdout(2s);
-    outcome.exit_codes.push_back(code ? Json(*code) : Json(nullptr));
+    outcome.exit_codes.push_back(code);
     const std::string why = last_line(generator.drain_stderr(1s));
     if (!why.empty()) outcome.error += (outcome.error.empty() ? "" : "; ") + why;
-    auto report = Json::parse(out, nullptr, false);
-    if (!report.is_object()) {
+    auto report = parse_generator_report(out);
+    if (!report) {
       outcome.error =
           fmt::format("generator {} wrote no report: {}", reports.size() + 1, outcome.error);
       return outcome;
     }
-    reports.push_back(std::move(report));
+    reports.push_back(std::move(*report));
   }
-  outcome.report = merge_reports(reports);
-  write_file_atomically(report_path, outcome.report.dump(1) + "\n");
+  outcome.report = merge_generator_reports(reports, report_path);
   return outcome;
 }
 
-std::vector<Json> stop_and_collect_snapshots(Subprocess& server, std::optional<int>& exit_code) {
-  server.send_signal(SIGTERM);
-  exit_code = server.wait(10s);
-  if (!exit_code) {
-    server.send_signal(SIGKILL);
-    exit_code = server.wait(5s);
-  }
-  std::vector<Json> snapshots;  // one JSON line per SIGUSR1, and one on exit
-  std::istringstream out(server.drain_stdout(2s));
-  for (std::string line; std::getline(out, line);) {
-    auto snapshot = Json::parse(line, nullptr, false);
-    if (snapshot.is_object()) snapshots.push_back(std::move(snapshot));
-  }
-  return snapshots;
-}
+// Starts echo-server and reads its "listening" line; without one the point ends here.
+struct ServerStart {
+  std::optional<Subprocess> server;
+  std::string target;  // host:port
+  PointStatus status = PointStatus::ok;
+  std::string reason;  // why it did not start
+};
 
-}  // namespace
-
-Json run_point(const PointSpec& point, const SweepConfig& config, const Tools& tools,
-               const std::filesystem::path& points_dir, const std::atomic<bool>& stop) {
-  const bool shared = point.series.placement == "shared";
-  const int generator_cpu = shared ? config.server_cpu : config.generator_cpu;
-  Json record = {
-      {"id", point.id},
-      {"series", point.series.name},
-      {"load", point.series.load},
-      {"placement", point.series.placement},
-      {"busy_poll", point.series.busy_poll},
-      {"backend", point.backend},
-      {"idle", point.idle},
-      {"active", config.active},
-      {"total_fds", point.idle + config.active},
-      {"repeat", point.repeat},
-      {"server_cpu", config.server_cpu},
-      {"generator_cpu", config.generator_commands.empty() ? Json(generator_cpu) : Json(nullptr)},
-      {"generators", std::max<std::size_t>(config.generator_commands.size(), 1)}};
-  const auto fail = [&](const std::string& status, const std::string& reason) {
-    record["status"] = status;
-    record["reason"] = reason;
-    return record;
-  };
-  if (point.backend == "select" && !select_supports(point.idle, config.active)) {
-    return fail("unsupported", fmt::format("select cannot watch descriptors >= FD_SETSIZE ({}): {} "
-                                           "idle + {} active connections need more",
-                                           FD_SETSIZE, point.idle, config.active));
-  }
-
+ServerStart start_server(const PointSpec& point, const SweepConfig& config, const Tools& tools) {
   const std::vector<std::string> server_args = {"--backend", point.backend, "--cpu",
                                                 std::to_string(config.server_cpu)};
   std::vector<std::string> server_argv = {tools.echo_server};
@@ -290,72 +308,160 @@ Json run_point(const PointSpec& point, const SweepConfig& config, const Tools& t
   }
   SpawnOptions server_options;
   server_options.capture_stderr = true;
-  std::optional<Subprocess> server;
+  ServerStart start;
   try {
-    server.emplace(Subprocess::spawn(server_argv, server_options));
+    start.server.emplace(Subprocess::spawn(server_argv, server_options));
   } catch (const std::exception& e) {
-    return fail("failed", fmt::format("cannot start echo-server: {}", e.what()));
+    return {std::nullopt, "", PointStatus::failed,
+            fmt::format("cannot start echo-server: {}", e.what())};
   }
-  const auto announce = server->read_line(10s);
+  const auto announce = start.server->read_line(10s);
   if (!announce || announce->rfind("listening ", 0) != 0) {
-    const auto exit_code = server->wait(5s);  // it exited, or is killed below
-    server->send_signal(SIGKILL);
-    const std::string why = last_line(server->drain_stderr(1s));
-    if (exit_code == kExitUnsupported) return fail("unsupported", why);  // e.g. no io_uring
-    return fail("failed", fmt::format("echo-server did not start (exit {}): {}",
-                                      exit_code ? std::to_string(*exit_code) : "none", why));
+    const auto exit_code = start.server->wait(5s);  // it exited, or is killed below
+    start.server->send_signal(SIGKILL);
+    const std::string why = last_line(start.server->drain_stderr(1s));
+    start.status = exit_code == kExitUnsupported ? PointStatus::unsupported : PointStatus::failed;
+    start.reason = exit_code == kExitUnsupported  // e.g. no io_uring
+                       ? why
+                       : fmt::format("echo-server did not start (exit {}): {}",
+                                     exit_code ? std::to_string(*exit_code) : "none", why);
+    return start;
   }
-  const std::string target = announce->substr(std::string("listening ").size());
+  start.target = announce->substr(std::string("listening ").size());
+  return start;
+}
 
-  const auto report_path = points_dir / (point.id + ".loadgen.json");
-  GeneratorOutcome outcome;
+// The local generator or the remote ones; an exception is the outcome's error.
+GeneratorOutcome run_generators(const PointSpec& point, const SweepConfig& config,
+                                const Tools& tools, Subprocess& server, const std::string& target,
+                                const std::filesystem::path& report_path,
+                                const std::atomic<bool>& stop) {
+  const bool shared = point.series.placement == Placement::shared;
+  const int generator_cpu = shared ? config.server_cpu : config.generator_cpu;
   try {
-    outcome = config.generator_commands.empty()
-                  ? run_local_generator(point, config, tools, server->pid(), target, generator_cpu,
-                                        report_path, stop)
-                  : run_remote_generators(point, config, tools, *server, target, report_path, stop);
+    return config.generator_commands.empty()
+               ? run_local_generator(point, config, tools, server.pid(), target, generator_cpu,
+                                     report_path, stop)
+               : run_remote_generators(point, config, tools, server, target, report_path, stop);
   } catch (const std::exception& e) {
+    GeneratorOutcome outcome;
     outcome.error = e.what();
+    return outcome;
   }
-  std::optional<int> server_exit;
-  const auto snapshots = stop_and_collect_snapshots(*server, server_exit);
-  write_file_atomically(points_dir / (point.id + ".server.json"), Json(snapshots).dump(1) + "\n");
+}
 
-  record["loadgen_exit"] = outcome.exit_codes;
-  record["server_exit"] = server_exit ? Json(*server_exit) : Json(nullptr);
-  const Json& report = outcome.report;
-  if (stop.load()) return fail("interrupted", "the sweep was interrupted");
-  if (!outcome.finished) return fail("failed", "loadgen did not finish in time");
-  if (!report.is_object())
-    return fail("failed", fmt::format("loadgen wrote no report: {}", outcome.error));
-  if (server_exit != 0) {
-    return fail("failed", fmt::format("echo-server exited with {} (crashed?)",
-                                      server_exit ? std::to_string(*server_exit) : "no exit"));
+// Stops the server and keeps its snapshots: one JSON line per SIGUSR1, and one on exit.
+struct ServerEnd {
+  std::vector<StatsSnapshot> snapshots;
+  std::optional<int> exit_code;
+};
+
+ServerEnd stop_and_collect_snapshots(Subprocess& server) {
+  ServerEnd end;
+  server.send_signal(SIGTERM);
+  end.exit_code = server.wait(10s);
+  if (!end.exit_code) {
+    server.send_signal(SIGKILL);
+    end.exit_code = server.wait(5s);
   }
-  std::vector<Json> window;
-  for (const auto& s : snapshots) {
-    if (s.value("reason", "") == "signal") window.push_back(s);
+  std::istringstream out(server.drain_stdout(2s));
+  for (std::string line; std::getline(out, line);) {
+    const auto snapshot = Json::parse(line, nullptr, false);
+    if (!snapshot.is_object() || snapshot.value("kind", "") != StatsSnapshot::kKind) continue;
+    try {
+      end.snapshots.push_back(snapshot.get<StatsSnapshot>());
+    } catch (const Json::exception&) {
+      // not a snapshot this sweep can read: left out, as a line that is not JSON is
+    }
   }
-  record["throughput_msgs_per_s"] = report["throughput"]["messages_per_s"];
-  record["throughput_mb_per_s"] = report["throughput"]["mb_per_s"];
-  record["latency_ns"] = report["latency_ns"];
-  record["generator"] = {{"bound", report["generator"]["bound"]},
-                         {"busiest_cpu_share", report["generator"]["busiest_cpu_share"]},
-                         {"work_share", report["generator"]["work_share"]},
-                         {"fell_behind", report["generator"]["fell_behind"]}};
-  record["errors"] = report["errors"]["total"];
-  record["idle_alive"] = report["connections"]["idle"]["alive_at_end"];
-  record["idle_open_seconds"] = report["connections"]["idle"]["open_seconds"];
-  record["problems"] = report["problems"];
-  record["server"] =
-      window.size() >= 2 ? server_window(window[0], window[1], config.size) : Json(nullptr);
-  if (report["status"] != "ok") {
-    return fail("failed", report["problems"].empty() ? fmt::format("loadgen: {}", outcome.error)
-                                                     : report["problems"][0].get<std::string>());
-  }
-  if (window.size() < 2) return fail("failed", "the server wrote fewer than two window snapshots");
-  record["status"] = "ok";
+  return end;
+}
+
+PointRecord point_record(const PointSpec& point, const SweepConfig& config) {
+  const bool shared = point.series.placement == Placement::shared;
+  PointRecord record;
+  record.id = point.id;
+  record.series = point.series.name;
+  record.load = point.series.load;
+  record.placement = point.series.placement;
+  record.busy_poll = point.series.busy_poll;
+  record.backend = point.backend;
+  record.idle = point.idle;
+  record.active = config.active;
+  record.total_fds = point.idle + config.active;
+  record.repeat = point.repeat;
+  record.server_cpu = config.server_cpu;
+  if (config.generator_commands.empty())
+    record.generator_cpu = shared ? config.server_cpu : config.generator_cpu;
+  record.generators = std::max<std::size_t>(config.generator_commands.size(), 1);
   return record;
+}
+
+PointRecord ended(PointRecord record, PointStatus status, std::string reason) {
+  record.status = status;
+  record.reason = std::move(reason);
+  return record;
+}
+
+// The record of a point whose server ran: exit codes, loadgen's figures, the server's window.
+PointRecord measured_record(PointRecord record, const GeneratorOutcome& outcome,
+                            const ServerEnd& server, const SweepConfig& config, bool stopped) {
+  record.exits = PointExits{outcome.exit_codes, outcome.remote, server.exit_code};
+  if (stopped)
+    return ended(std::move(record), PointStatus::interrupted, "the sweep was interrupted");
+  if (!outcome.finished)
+    return ended(std::move(record), PointStatus::failed, "loadgen did not finish in time");
+  if (!outcome.report) {
+    return ended(std::move(record), PointStatus::failed,
+                 fmt::format("loadgen wrote no report: {}", outcome.error));
+  }
+  if (server.exit_code != 0) {
+    return ended(std::move(record), PointStatus::failed,
+                 fmt::format("echo-server exited with {} (crashed?)",
+                             server.exit_code ? std::to_string(*server.exit_code) : "no exit"));
+  }
+  std::vector<const StatsSnapshot*> window;
+  for (const auto& s : server.snapshots) {
+    if (s.at_signal()) window.push_back(&s);
+  }
+  const LoadgenFigures& report = *outcome.report;
+  record.measured = report.measured;
+  if (record.measured && window.size() >= 2)
+    record.measured->server = server_window(*window[0], *window[1], config.size);
+  if (!report.ok) {
+    return ended(std::move(record), PointStatus::failed,
+                 report.problems.empty() ? fmt::format("loadgen: {}", outcome.error)
+                                         : report.problems.front());
+  }
+  if (window.size() < 2 || !record.measured) {
+    return ended(std::move(record), PointStatus::failed,
+                 "the server wrote fewer than two window snapshots");
+  }
+  record.status = PointStatus::ok;
+  return record;
+}
+
+}  // namespace
+
+PointRecord run_point(const PointSpec& point, const SweepConfig& config, const Tools& tools,
+                      const std::filesystem::path& points_dir, const std::atomic<bool>& stop) {
+  PointRecord record = point_record(point, config);
+  if (point.backend == known_backend("select") && !select_supports(point.idle, config.active)) {
+    return ended(std::move(record), PointStatus::unsupported,
+                 fmt::format("select cannot watch descriptors >= FD_SETSIZE ({}): {} "
+                             "idle + {} active connections need more",
+                             FD_SETSIZE, point.idle, config.active));
+  }
+  ServerStart start = start_server(point, config, tools);
+  if (!start.server || start.status != PointStatus::ok)
+    return ended(std::move(record), start.status, start.reason);
+
+  const auto outcome = run_generators(point, config, tools, *start.server, start.target,
+                                      points_dir / (point.id + ".loadgen.json"), stop);
+  const ServerEnd end = stop_and_collect_snapshots(*start.server);
+  write_file_atomically(points_dir / (point.id + ".server.json"),
+                        Json(end.snapshots).dump(1) + "\n");
+  return measured_record(std::move(record), outcome, end, config, stop.load());
 }
 
 }  // namespace muxbench

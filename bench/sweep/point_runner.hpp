@@ -2,10 +2,10 @@
 
 #include <atomic>
 #include <filesystem>
-#include <nlohmann/json.hpp>
 #include <string>
 
 #include "bench/sweep/sweep_config.hpp"
+#include "model/sweep_point.hpp"
 
 namespace muxbench {
 
@@ -23,7 +23,7 @@ struct Tools {
 // signalling the server at both edges of its window, so the two stats snapshots bracket exactly
 // the measured window. Returns the point's record (status ok, unsupported, failed or
 // interrupted, with the reason). Raw outputs go to points_dir/<id>.{loadgen,server}.json.
-nlohmann::json run_point(const PointSpec& point, const SweepConfig& config, const Tools& tools,
-                         const std::filesystem::path& points_dir, const std::atomic<bool>& stop);
+PointRecord run_point(const PointSpec& point, const SweepConfig& config, const Tools& tools,
+                      const std::filesystem::path& points_dir, const std::atomic<bool>& stop);
 
 }  // namespace muxbench

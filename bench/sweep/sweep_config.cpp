@@ -6,72 +6,9 @@
 #include <algorithm>
 #include <set>
 
+#include "common/backend_table.hpp"
+
 namespace muxbench {
-namespace {
-
-double seconds(std::chrono::nanoseconds d) { return std::chrono::duration<double>(d).count(); }
-
-std::chrono::nanoseconds from_seconds(double s) {
-  return std::chrono::nanoseconds(static_cast<std::int64_t>(s * 1e9 + 0.5));
-}
-
-}  // namespace
-
-nlohmann::json to_json(const SweepConfig& c) {
-  nlohmann::json series = nlohmann::json::array();
-  for (const auto& s : c.series) {
-    series.push_back({{"name", s.name},
-                      {"load", s.load},
-                      {"placement", s.placement},
-                      {"busy_poll", s.busy_poll}});
-  }
-  return {{"mode", c.mode},
-          {"backends", c.backends},
-          {"idle", c.idle},
-          {"active", c.active},
-          {"size", c.size},
-          {"depth", c.depth},
-          {"rate", c.rate},
-          {"duration_s", seconds(c.duration)},
-          {"warmup_s", seconds(c.warmup)},
-          {"repeats", c.repeats},
-          {"series", series},
-          {"server_cpu", c.server_cpu},
-          {"generator_cpu", c.generator_cpu},
-          {"micro_filter", c.micro_filter},
-          {"micro_min_time", c.micro_min_time},
-          {"micro_repetitions", c.micro_repetitions},
-          {"fd_limit", c.fd_limit},
-          {"server_command", c.server_command},
-          {"generator_commands", c.generator_commands}};
-}
-
-SweepConfig config_from_json(const nlohmann::json& j) {
-  SweepConfig c;
-  c.mode = j.at("mode");
-  c.backends = j.at("backends").get<std::vector<std::string>>();
-  c.idle = j.at("idle").get<std::vector<std::uint64_t>>();
-  c.active = j.at("active");
-  c.size = j.at("size");
-  c.depth = j.at("depth");
-  c.rate = j.at("rate");
-  c.duration = from_seconds(j.at("duration_s"));
-  c.warmup = from_seconds(j.at("warmup_s"));
-  c.repeats = j.at("repeats");
-  for (const auto& s : j.at("series")) {
-    c.series.push_back({s.at("name"), s.at("load"), s.at("placement"), s.at("busy_poll")});
-  }
-  c.server_cpu = j.at("server_cpu");
-  c.generator_cpu = j.at("generator_cpu");
-  c.micro_filter = j.at("micro_filter");
-  c.micro_min_time = j.at("micro_min_time");
-  c.micro_repetitions = j.at("micro_repetitions");
-  c.fd_limit = j.at("fd_limit");
-  c.server_command = j.value("server_command", "");
-  c.generator_commands = j.value("generator_commands", std::vector<std::string>{});
-  return c;
-}
-
 std::uint64_t max_idle(std::uint64_t fd_limit, std::uint64_t active) {
   constexpr std::uint64_t kSpare = 64;  // each process's own descriptors
   if (fd_limit < active + kSpare + 1000) return 0;
@@ -97,6 +34,7 @@ bool select_supports(std::uint64_t idle, std::uint64_t active) {
 SweepConfig default_config(bool full, std::uint64_t fd_limit, const std::vector<int>& cpus) {
   SweepConfig c;
   c.mode = full ? "full" : "quick";
+  for (const auto& backend : kBackendTable) c.backends.emplace_back(backend.name);
   c.fd_limit = fd_limit;
   c.idle = default_idle_grid(fd_limit, c.active, full);
   c.server_cpu = cpus.empty() ? 0 : cpus.front();
@@ -104,11 +42,12 @@ SweepConfig default_config(bool full, std::uint64_t fd_limit, const std::vector<
   const bool two_cpus = c.server_cpu != c.generator_cpu;
   // Closed loop for throughput and CPU per message; open loop for latency at equal load, with
   // the generator spinning so that waking its own core stays out of the latency.
-  c.series = {{"closed-split", "closed", two_cpus ? "split" : "shared", false}};
-  if (two_cpus) c.series.push_back({"open-split-busy", "open", "split", true});
-  if (full || !two_cpus)
-    c.series.push_back({"open-split", "open", two_cpus ? "split" : "shared", false});
-  if (full && two_cpus) c.series.push_back({"open-shared", "open", "shared", false});
+  const Placement split = two_cpus ? Placement::split : Placement::shared;
+  c.series = {{"closed-split", LoadKind::closed, split, false}};
+  if (two_cpus) c.series.push_back({"open-split-busy", LoadKind::open, Placement::split, true});
+  if (full || !two_cpus) c.series.push_back({"open-split", LoadKind::open, split, false});
+  if (full && two_cpus)
+    c.series.push_back({"open-shared", LoadKind::open, Placement::shared, false});
   if (full) {
     c.duration = std::chrono::seconds(3);
     c.warmup = std::chrono::seconds(1);

@@ -1,0 +1,115 @@
+#pragma once
+
+// The sweep's grid (results/README.md, sweep.json `config`).
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "model/json_support.hpp"
+
+namespace muxbench {
+
+enum class LoadKind { closed, open };
+NLOHMANN_JSON_SERIALIZE_ENUM(LoadKind, {{LoadKind::closed, "closed"}, {LoadKind::open, "open"}})
+
+enum class Placement {
+  split,   // server and generator on different CPUs
+  shared,  // both on the server's CPU
+};
+NLOHMANN_JSON_SERIALIZE_ENUM(Placement,
+                             {{Placement::split, "split"}, {Placement::shared, "shared"}})
+
+// A series is one way of loading the servers: closed loop (throughput, CPU per message) or open
+// loop at a fixed rate (latency at equal load), with a placement of the two processes.
+struct Series {
+  std::string name;  // "closed-split", "open-split-busy", ...
+  LoadKind load = LoadKind::closed;
+  Placement placement = Placement::split;
+  bool busy_poll = false;  // the generator spins instead of sleeping
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Series, name, load, placement, busy_poll)
+
+struct SweepConfig {
+  std::string mode = "quick";  // quick or full (or custom when the grid was given)
+  std::vector<std::string> backends;
+  std::vector<std::uint64_t> idle;
+  std::uint64_t active = 10;
+  std::size_t size = 64;
+  std::uint32_t depth = 1;
+  double rate = 10'000;
+  std::chrono::nanoseconds duration = std::chrono::seconds(1);
+  std::chrono::nanoseconds warmup = std::chrono::milliseconds(500);
+  unsigned repeats = 1;
+  std::vector<Series> series;
+  int server_cpu = 0;
+  int generator_cpu = 1;
+  std::string micro_filter;  // empty: every wait-bench benchmark
+  double micro_min_time = 0.1;
+  unsigned micro_repetitions = 1;
+  std::uint64_t fd_limit = 0;  // the soft limit the sweep ran with
+  // Beyond one machine (README "Bigger than one machine"): a shell template that starts the
+  // server in place ({echo_server} {args}; it must exec it, e.g. through `ip netns exec`), and one
+  // template per load generator ({loadgen} {port} {args}, e.g. over ssh). Empty: all local.
+  std::string server_command;
+  std::vector<std::string> generator_commands;
+};
+
+namespace sweep_config_json {
+inline double seconds(std::chrono::nanoseconds d) {
+  return std::chrono::duration<double>(d).count();
+}
+inline std::chrono::nanoseconds from_seconds(double s) {
+  return std::chrono::nanoseconds(static_cast<std::int64_t>(s * 1e9 + 0.5));
+}
+}  // namespace sweep_config_json
+
+// Durations are written as seconds (`duration_s`, `warmup_s`).
+inline void to_json(nlohmann::json& j, const SweepConfig& c) {
+  using sweep_config_json::seconds;
+  j = {{"mode", c.mode},
+       {"backends", c.backends},
+       {"idle", c.idle},
+       {"active", c.active},
+       {"size", c.size},
+       {"depth", c.depth},
+       {"rate", c.rate},
+       {"duration_s", seconds(c.duration)},
+       {"warmup_s", seconds(c.warmup)},
+       {"repeats", c.repeats},
+       {"series", c.series},
+       {"server_cpu", c.server_cpu},
+       {"generator_cpu", c.generator_cpu},
+       {"micro_filter", c.micro_filter},
+       {"micro_min_time", c.micro_min_time},
+       {"micro_repetitions", c.micro_repetitions},
+       {"fd_limit", c.fd_limit},
+       {"server_command", c.server_command},
+       {"generator_commands", c.generator_commands}};
+}
+
+// Runs recorded before remote generators existed have no server_command / generator_commands.
+inline void from_json(const nlohmann::json& j, SweepConfig& c) {
+  using sweep_config_json::from_seconds;
+  j.at("mode").get_to(c.mode);
+  j.at("backends").get_to(c.backends);
+  j.at("idle").get_to(c.idle);
+  j.at("active").get_to(c.active);
+  j.at("size").get_to(c.size);
+  j.at("depth").get_to(c.depth);
+  j.at("rate").get_to(c.rate);
+  c.duration = from_seconds(j.at("duration_s").get<double>());
+  c.warmup = from_seconds(j.at("warmup_s").get<double>());
+  j.at("repeats").get_to(c.repeats);
+  j.at("series").get_to(c.series);
+  j.at("server_cpu").get_to(c.server_cpu);
+  j.at("generator_cpu").get_to(c.generator_cpu);
+  j.at("micro_filter").get_to(c.micro_filter);
+  j.at("micro_min_time").get_to(c.micro_min_time);
+  j.at("micro_repetitions").get_to(c.micro_repetitions);
+  j.at("fd_limit").get_to(c.fd_limit);
+  c.server_command = j.value("server_command", "");
+  c.generator_commands = j.value("generator_commands", std::vector<std::string>{});
+}
+
+}  // namespace muxbench
