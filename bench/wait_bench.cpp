@@ -162,13 +162,15 @@ std::vector<std::int64_t> fd_counts(std::size_t max_pairs, bool quick) {
 }
 
 // Each family is fitted against the complexity the textbooks expect (select/poll O(N), epoll
-// O(1)); Google Benchmark's RMS then says how well the expectation holds on this machine.
+// O(1)); Google Benchmark's RMS then says how well the expectation holds on this machine. A family
+// is named after its backend (the echo-server's name); "-rearm" when the re-arm is timed too.
 template <class Waiter, bool TimePrepare = false>
-void register_wait_family(const std::string& name, FdKind kind, std::size_t max_pairs,
-                          benchmark::BigO expected, const Options& options) {
+void register_wait_family(FdKind kind, std::size_t max_pairs, benchmark::BigO expected,
+                          const Options& options) {
+  const std::string_view suffix = TimePrepare ? "-rearm" : "";
   for (const std::size_t ready : {std::size_t{0}, std::size_t{1}, std::size_t{64}}) {
     auto* family = benchmark::RegisterBenchmark(
-        fmt::format("{}/{}/ready:{}", name, to_string(kind), ready).c_str(),
+        fmt::format("{}{}/{}/ready:{}", Waiter::kName, suffix, to_string(kind), ready).c_str(),
         wait_call<Waiter, TimePrepare>, kind, ready, &options);
     for (const auto n : fd_counts(max_pairs, options.quick)) {
       if (static_cast<std::size_t>(n) >= ready) family->Arg(n);
@@ -189,13 +191,12 @@ bool register_all(const Options& options) {
         kind == FdKind::kSocketPair ? options.max_pairs_socketpair : options.max_pairs_tcp;
     if (pairs < kFewestPairs) continue;
     any = true;
-    register_wait_family<SelectWaiter>("select", kind, pairs, benchmark::oN, options);
-    register_wait_family<PollWaiter>("poll", kind, pairs, benchmark::oN, options);
-    register_wait_family<EpollWaiter<false>>("epoll_lt", kind, pairs, benchmark::o1, options);
-    register_wait_family<EpollWaiter<true>>("epoll_et", kind, pairs, benchmark::o1, options);
-    register_wait_family<EpollWaiter<true>, true>("epoll_et_rearm", kind, pairs, benchmark::o1,
-                                                  options);
-    register_wait_family<UringPollWaiter>("uring_poll", kind, pairs, benchmark::o1, options);
+    register_wait_family<SelectWaiter>(kind, pairs, benchmark::oN, options);
+    register_wait_family<PollWaiter>(kind, pairs, benchmark::oN, options);
+    register_wait_family<EpollWaiter<false>>(kind, pairs, benchmark::o1, options);
+    register_wait_family<EpollWaiter<true>>(kind, pairs, benchmark::o1, options);
+    register_wait_family<EpollWaiter<true>, true>(kind, pairs, benchmark::o1, options);
+    register_wait_family<UringPollWaiter>(kind, pairs, benchmark::o1, options);
     for (const auto& [operation, label] :
          {std::pair{CtlOperation::kAdd, "add"}, std::pair{CtlOperation::kModify, "mod"},
           std::pair{CtlOperation::kDelete, "del"}}) {
@@ -227,14 +228,16 @@ constexpr const char* kUsage =
     R"(wait-bench: the cost of one select/poll/epoll_wait call vs the number of registered fds.
 
 Benchmarks are named <backend>/<fd kind>/ready:<K>/fds:<N>:
-  backend   select, poll, epoll_lt, epoll_et (re-armed untimed), epoll_et_rearm (re-arm timed),
-            uring_poll (io_uring multishot poll; a new wake-up made untimed before each call)
+  backend   select, poll, epoll-lt, epoll-et (re-armed untimed), epoll-et-rearm (re-arm timed),
+            uring-poll (io_uring multishot poll; a new wake-up made untimed before each call):
+            echo-server's backend names (echo-server --list-backends)
   fd kind   socketpair, tcp (loopback connections)
   K         ready descriptors per call (0 uses a zero timeout)
   N         registered descriptors, powers of two from 16 to what the fd limit allows,
             plus 10, 100, 1000, 10000 where allowed
-and epoll_ctl_{add,mod,del}/<fd kind>/fds:<N>. Only the call itself is timed (manual time); a call
-that returns the wrong ready count fails its benchmark. Counters: ns_per_call, ns_per_fd.
+and epoll_ctl_{add,mod,del}/<fd kind>/fds:<N> (named after the system call). Only the call itself
+is timed (manual time); a call that returns the wrong ready count fails its benchmark. Counters:
+ns_per_call, ns_per_fd.
 
 Options of its own:
   --quick     a short run for CI: socketpair only, N up to 1024, min time 0.01 s

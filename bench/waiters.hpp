@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "bench/fd_pairs.hpp"
+#include "common/backend_table.hpp"
 
 namespace muxbench {
 
@@ -23,7 +24,7 @@ namespace muxbench {
 
 class SelectWaiter {
  public:
-  static constexpr std::string_view kName = "select";
+  static constexpr std::string_view kName = backend_name("select");
   explicit SelectWaiter(std::span<const int> fds) {
     FD_ZERO(&interest_);
     for (const int fd : fds) {
@@ -52,7 +53,7 @@ class SelectWaiter {
 
 class PollWaiter {
  public:
-  static constexpr std::string_view kName = "poll";
+  static constexpr std::string_view kName = backend_name("poll");
   explicit PollWaiter(std::span<const int> fds) {
     for (const int fd : fds) entries_.push_back({fd, POLLIN, 0});
   }
@@ -68,7 +69,8 @@ class PollWaiter {
 template <bool EdgeTriggered>
 class EpollWaiter {
  public:
-  static constexpr std::string_view kName = EdgeTriggered ? "epoll_et" : "epoll_lt";
+  static constexpr std::string_view kName =
+      EdgeTriggered ? backend_name("epoll-et") : backend_name("epoll-lt");
   explicit EpollWaiter(std::span<const int> fds)
       : epoll_fd_(::epoll_create1(EPOLL_CLOEXEC)), events_(1024) {
     if (epoll_fd_ < 0) throw std::system_error(errno, std::generic_category(), "epoll_create1");
@@ -110,7 +112,7 @@ class EpollWaiter {
 // K = 0: an io_uring_enter that finds nothing.
 class UringPollWaiter {
  public:
-  static constexpr std::string_view kName = "uring_poll";
+  static constexpr std::string_view kName = backend_name("uring-poll");
   explicit UringPollWaiter(std::span<const int> fds) {
     io_uring_params params{};
     params.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
