@@ -32,8 +32,8 @@ struct Options {
 // One pool of pairs, built at first use and shared by every benchmark of its kind. Only one kind
 // lives at a time (each pool may take most of the fd limit); benchmarks run in registration order,
 // so the socketpair pool is replaced once by the TCP one (TCP pairs leave TIME_WAIT behind when
-// closed, so they are made only once).
-FdPairs* pool(FdKind kind, std::size_t needed, const Options& options, std::string& error) {
+// closed, so they are made only once). Throws std::runtime_error when it cannot provide `needed`.
+FdPairs& pool(FdKind kind, std::size_t needed, const Options& options) {
   static std::unique_ptr<FdPairs> current;
   static std::optional<FdKind> current_kind;
   if (current_kind != kind) {
@@ -45,15 +45,15 @@ FdPairs* pool(FdKind kind, std::size_t needed, const Options& options, std::stri
       current = std::make_unique<FdPairs>(kind, size);
     } catch (const std::exception& e) {
       current_kind.reset();
-      error = fmt::format("cannot create {} pairs: {}", to_string(kind), e.what());
-      return nullptr;
+      throw std::runtime_error(
+          fmt::format("cannot create {} pairs: {}", to_string(kind), e.what()));
     }
   }
   if (current->size() < needed) {
-    error = fmt::format("{} pairs needed, the fd limit allows {}", needed, current->size());
-    return nullptr;
+    throw std::runtime_error(
+        fmt::format("{} pairs needed, the fd limit allows {}", needed, current->size()));
   }
-  return current.get();
+  return *current;
 }
 
 void report(benchmark::State& state, double total_ns, std::size_t n, std::size_t ready) {
@@ -93,12 +93,10 @@ void time_waits(benchmark::State& state, Waiter& waiter, ReadySet& ready_set, st
 template <class Waiter, bool TimePrepare>
 void wait_call(benchmark::State& state, FdKind kind, std::size_t ready, const Options* options) {
   const auto n = static_cast<std::size_t>(state.range(0));
-  std::string error;
-  FdPairs* pairs = pool(kind, n, *options, error);
-  if (!pairs) return state.SkipWithError(error.c_str());
   try {
-    ReadySet ready_set(*pairs, n, ready);
-    Waiter waiter(pairs->watched(n));  // select refuses descriptors >= FD_SETSIZE here
+    FdPairs& pairs = pool(kind, n, *options);
+    ReadySet ready_set(pairs, n, ready);
+    Waiter waiter(pairs.watched(n));  // select refuses descriptors >= FD_SETSIZE here
     time_waits<TimePrepare>(state, waiter, ready_set, n, ready);
   } catch (const std::exception& e) {
     state.SkipWithError(e.what());
@@ -111,38 +109,40 @@ enum class CtlOperation { kAdd, kModify, kDelete };
 void epoll_ctl_call(benchmark::State& state, FdKind kind, CtlOperation operation,
                     const Options* options) {
   const auto n = static_cast<std::size_t>(state.range(0));
-  std::string error;
-  FdPairs* pairs = pool(kind, n + 1, *options, error);
-  if (!pairs) return state.SkipWithError(error.c_str());
-  EpollWaiter<false> epoll(pairs->watched(n));
-  const int extra = pairs->watched(n + 1).back();
-  const int registered = pairs->watched(n)[n / 2];
-  double total_ns = 0;
-  for (auto _ : state) {
-    std::int64_t start = 0, elapsed = 0;
-    switch (operation) {
-      case CtlOperation::kAdd:
-        start = monotonic_ns();
-        epoll.control(EPOLL_CTL_ADD, extra);
-        elapsed = monotonic_ns() - start;
-        epoll.control(EPOLL_CTL_DEL, extra);
-        break;
-      case CtlOperation::kModify:
-        start = monotonic_ns();
-        epoll.control(EPOLL_CTL_MOD, registered);
-        elapsed = monotonic_ns() - start;
-        break;
-      case CtlOperation::kDelete:
-        start = monotonic_ns();
-        epoll.control(EPOLL_CTL_DEL, registered);
-        elapsed = monotonic_ns() - start;
-        epoll.control(EPOLL_CTL_ADD, registered);
-        break;
+  try {
+    FdPairs& pairs = pool(kind, n + 1, *options);
+    EpollWaiter<false> epoll(pairs.watched(n));
+    const int extra = pairs.watched(n + 1).back();
+    const int registered = pairs.watched(n)[n / 2];
+    double total_ns = 0;
+    for (auto _ : state) {
+      std::int64_t start = 0, elapsed = 0;
+      switch (operation) {
+        case CtlOperation::kAdd:
+          start = monotonic_ns();
+          epoll.control(EPOLL_CTL_ADD, extra);
+          elapsed = monotonic_ns() - start;
+          epoll.control(EPOLL_CTL_DEL, extra);
+          break;
+        case CtlOperation::kModify:
+          start = monotonic_ns();
+          epoll.control(EPOLL_CTL_MOD, registered);
+          elapsed = monotonic_ns() - start;
+          break;
+        case CtlOperation::kDelete:
+          start = monotonic_ns();
+          epoll.control(EPOLL_CTL_DEL, registered);
+          elapsed = monotonic_ns() - start;
+          epoll.control(EPOLL_CTL_ADD, registered);
+          break;
+      }
+      state.SetIterationTime(static_cast<double>(elapsed) / 1e9);
+      total_ns += static_cast<double>(elapsed);
     }
-    state.SetIterationTime(static_cast<double>(elapsed) / 1e9);
-    total_ns += static_cast<double>(elapsed);
+    report(state, total_ns, n, 0);
+  } catch (const std::exception& e) {  // no pairs, or epoll_create1 or epoll_ctl failed
+    state.SkipWithError(e.what());
   }
-  report(state, total_ns, n, 0);
 }
 
 // Powers of two from 16 up to what the limit allows, plus the fd counts of TLPI's Table 63-9.
