@@ -26,7 +26,7 @@ using muxbench::ServerConfig;
 using muxbench::UsageError;
 
 std::string backend_help() {
-  std::string help = "readiness backend:";
+  std::string help = "readiness backend (required unless --list-backends):";
   for (const auto& backend : muxbench::kBackendTable) {
     help += fmt::format("\n  {:<9} {}", backend.name, backend.description);
   }
