@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "common/atomic_file.hpp"
+#include "common/backend_table.hpp"
 #include "common/command_line.hpp"
 #include "common/environment.hpp"
 #include "common/fd_limit.hpp"
@@ -35,8 +36,8 @@ struct Server {
   std::uint16_t port = 0;
 };
 
-Server start_server(const std::string& binary, const std::string& backend) {
-  auto process = Subprocess::spawn({binary, "--backend", backend});
+Server start_server(const std::string& binary, std::string_view backend) {
+  auto process = Subprocess::spawn({binary, "--backend", std::string(backend)});
   const auto line = process.read_line(10s);
   if (!line || line->rfind("listening ", 0) != 0)
     throw std::runtime_error("echo-server did not start");
@@ -63,7 +64,7 @@ std::vector<std::string> fd_targets(pid_t pid) {
 Json fd_setsize(const std::string& binary) {
   constexpr int kConnections = 1100;
   Json result = {{"connections", kConnections}, {"fd_setsize", FD_SETSIZE}};
-  for (const char* backend : {"select", "poll"}) {
+  for (const std::string_view backend : {backend_name("select"), backend_name("poll")}) {
     Server server = start_server(binary, backend);
     std::vector<int> fds;
     for (int i = 0; i < kConnections; ++i) fds.push_back(connect_to(server.port));
@@ -72,10 +73,11 @@ Json fd_setsize(const std::string& binary) {
     const Json stats = snapshot(server);
     for (const int fd : fds) ::close(fd);
     server.process.send_signal(SIGTERM);
-    result[backend] = {{"served", served},
-                       {"refused", refused},
-                       {"refused_counted_by_server", stats["counters"]["refused_fd_setsize"]},
-                       {"exit_code", server.process.wait(10s).value_or(-1)}};
+    result[std::string(backend)] = {
+        {"served", served},
+        {"refused", refused},
+        {"refused_counted_by_server", stats["counters"]["refused_fd_setsize"]},
+        {"exit_code", server.process.wait(10s).value_or(-1)}};
   }
   return result;
 }
@@ -101,8 +103,8 @@ Json repeated_reports() {
   }
   result["select"] = selected;
   result["poll"] = polled;
-  for (const auto& [name, flags] :
-       {std::pair{"epoll_lt", 0u}, std::pair{"epoll_et", unsigned{EPOLLET}}}) {
+  for (const auto& [name, flags] : {std::pair{backend_name("epoll-lt"), 0u},
+                                    std::pair{backend_name("epoll-et"), unsigned{EPOLLET}}}) {
     const int epoll_fd = ::epoll_create1(0);
     epoll_event event{EPOLLIN | flags, {}};
     ::epoll_ctl(epoll_fd, EPOLL_CTL_ADD, pair[0], &event);
@@ -157,7 +159,8 @@ Json edge_triggered_stall() {
 // Claim 7: Asio waits with epoll on Linux.
 Json mappings_and_descriptors(const std::string& binary) {
   Json result;
-  for (const char* backend : {"epoll-lt", "asio", "poll"}) {
+  for (const std::string_view backend :
+       {backend_name("epoll-lt"), backend_name("asio"), backend_name("poll")}) {
     Server server = start_server(binary, backend);
     const int client = connect_to(server.port);
     round_trip(client, "ping", 5s);
@@ -173,9 +176,9 @@ Json mappings_and_descriptors(const std::string& binary) {
     ::close(client);
     server.process.send_signal(SIGTERM);
     server.process.wait(10s);
-    result[backend] = {{"eventpoll_fds", eventpoll_fds},
-                       {"maps_lines", lines},
-                       {"eventpoll_mappings", eventpoll_maps}};
+    result[std::string(backend)] = {{"eventpoll_fds", eventpoll_fds},
+                                    {"maps_lines", lines},
+                                    {"eventpoll_mappings", eventpoll_maps}};
   }
   return result;
 }
@@ -215,8 +218,8 @@ int main(int argc, char** argv) {
     fmt::print(
         "An unread readable fd over {} zero-timeout calls: select reported it {}x, poll {}x, "
         "epoll LT {}x, epoll ET {}x.\n",
-        r["calls"].dump(), r["select"].dump(), r["poll"].dump(), r["epoll_lt"].dump(),
-        r["epoll_et"].dump());
+        r["calls"].dump(), r["select"].dump(), r["poll"].dump(), r["epoll-lt"].dump(),
+        r["epoll-et"].dump());
     fmt::print(
         "ET stall: {} bytes written, handler read {}, {} left; the next {} ms wait reported "
         "{} event(s) (LT: {}); after 1 more byte ET reported {} with {} bytes waiting.\n",

@@ -32,8 +32,8 @@ struct Options {
 // One pool of pairs, built at first use and shared by every benchmark of its kind. Only one kind
 // lives at a time (each pool may take most of the fd limit); benchmarks run in registration order,
 // so the socketpair pool is replaced once by the TCP one (TCP pairs leave TIME_WAIT behind when
-// closed, so they are made only once).
-FdPairs* pool(FdKind kind, std::size_t needed, const Options& options, std::string& error) {
+// closed, so they are made only once). Throws std::runtime_error when it cannot provide `needed`.
+FdPairs& pool(FdKind kind, std::size_t needed, const Options& options) {
   static std::unique_ptr<FdPairs> current;
   static std::optional<FdKind> current_kind;
   if (current_kind != kind) {
@@ -45,15 +45,15 @@ FdPairs* pool(FdKind kind, std::size_t needed, const Options& options, std::stri
       current = std::make_unique<FdPairs>(kind, size);
     } catch (const std::exception& e) {
       current_kind.reset();
-      error = fmt::format("cannot create {} pairs: {}", to_string(kind), e.what());
-      return nullptr;
+      throw std::runtime_error(
+          fmt::format("cannot create {} pairs: {}", to_string(kind), e.what()));
     }
   }
   if (current->size() < needed) {
-    error = fmt::format("{} pairs needed, the fd limit allows {}", needed, current->size());
-    return nullptr;
+    throw std::runtime_error(
+        fmt::format("{} pairs needed, the fd limit allows {}", needed, current->size()));
   }
-  return current.get();
+  return *current;
 }
 
 void report(benchmark::State& state, double total_ns, std::size_t n, std::size_t ready) {
@@ -93,12 +93,10 @@ void time_waits(benchmark::State& state, Waiter& waiter, ReadySet& ready_set, st
 template <class Waiter, bool TimePrepare>
 void wait_call(benchmark::State& state, FdKind kind, std::size_t ready, const Options* options) {
   const auto n = static_cast<std::size_t>(state.range(0));
-  std::string error;
-  FdPairs* pairs = pool(kind, n, *options, error);
-  if (!pairs) return state.SkipWithError(error.c_str());
   try {
-    ReadySet ready_set(*pairs, n, ready);
-    Waiter waiter(pairs->watched(n));  // select refuses descriptors >= FD_SETSIZE here
+    FdPairs& pairs = pool(kind, n, *options);
+    ReadySet ready_set(pairs, n, ready);
+    Waiter waiter(pairs.watched(n));  // select refuses descriptors >= FD_SETSIZE here
     time_waits<TimePrepare>(state, waiter, ready_set, n, ready);
   } catch (const std::exception& e) {
     state.SkipWithError(e.what());
@@ -111,38 +109,40 @@ enum class CtlOperation { kAdd, kModify, kDelete };
 void epoll_ctl_call(benchmark::State& state, FdKind kind, CtlOperation operation,
                     const Options* options) {
   const auto n = static_cast<std::size_t>(state.range(0));
-  std::string error;
-  FdPairs* pairs = pool(kind, n + 1, *options, error);
-  if (!pairs) return state.SkipWithError(error.c_str());
-  EpollWaiter<false> epoll(pairs->watched(n));
-  const int extra = pairs->watched(n + 1).back();
-  const int registered = pairs->watched(n)[n / 2];
-  double total_ns = 0;
-  for (auto _ : state) {
-    std::int64_t start = 0, elapsed = 0;
-    switch (operation) {
-      case CtlOperation::kAdd:
-        start = monotonic_ns();
-        epoll.control(EPOLL_CTL_ADD, extra);
-        elapsed = monotonic_ns() - start;
-        epoll.control(EPOLL_CTL_DEL, extra);
-        break;
-      case CtlOperation::kModify:
-        start = monotonic_ns();
-        epoll.control(EPOLL_CTL_MOD, registered);
-        elapsed = monotonic_ns() - start;
-        break;
-      case CtlOperation::kDelete:
-        start = monotonic_ns();
-        epoll.control(EPOLL_CTL_DEL, registered);
-        elapsed = monotonic_ns() - start;
-        epoll.control(EPOLL_CTL_ADD, registered);
-        break;
+  try {
+    FdPairs& pairs = pool(kind, n + 1, *options);
+    EpollWaiter<false> epoll(pairs.watched(n));
+    const int extra = pairs.watched(n + 1).back();
+    const int registered = pairs.watched(n)[n / 2];
+    double total_ns = 0;
+    for (auto _ : state) {
+      std::int64_t start = 0, elapsed = 0;
+      switch (operation) {
+        case CtlOperation::kAdd:
+          start = monotonic_ns();
+          epoll.control(EPOLL_CTL_ADD, extra);
+          elapsed = monotonic_ns() - start;
+          epoll.control(EPOLL_CTL_DEL, extra);
+          break;
+        case CtlOperation::kModify:
+          start = monotonic_ns();
+          epoll.control(EPOLL_CTL_MOD, registered);
+          elapsed = monotonic_ns() - start;
+          break;
+        case CtlOperation::kDelete:
+          start = monotonic_ns();
+          epoll.control(EPOLL_CTL_DEL, registered);
+          elapsed = monotonic_ns() - start;
+          epoll.control(EPOLL_CTL_ADD, registered);
+          break;
+      }
+      state.SetIterationTime(static_cast<double>(elapsed) / 1e9);
+      total_ns += static_cast<double>(elapsed);
     }
-    state.SetIterationTime(static_cast<double>(elapsed) / 1e9);
-    total_ns += static_cast<double>(elapsed);
+    report(state, total_ns, n, 0);
+  } catch (const std::exception& e) {  // no pairs, or epoll_create1 or epoll_ctl failed
+    state.SkipWithError(e.what());
   }
-  report(state, total_ns, n, 0);
 }
 
 // Powers of two from 16 up to what the limit allows, plus the fd counts of TLPI's Table 63-9.
@@ -162,13 +162,15 @@ std::vector<std::int64_t> fd_counts(std::size_t max_pairs, bool quick) {
 }
 
 // Each family is fitted against the complexity the textbooks expect (select/poll O(N), epoll
-// O(1)); Google Benchmark's RMS then says how well the expectation holds on this machine.
+// O(1)); Google Benchmark's RMS then says how well the expectation holds on this machine. A family
+// is named after its backend (the echo-server's name); "-rearm" when the re-arm is timed too.
 template <class Waiter, bool TimePrepare = false>
-void register_wait_family(const std::string& name, FdKind kind, std::size_t max_pairs,
-                          benchmark::BigO expected, const Options& options) {
+void register_wait_family(FdKind kind, std::size_t max_pairs, benchmark::BigO expected,
+                          const Options& options) {
+  const std::string_view suffix = TimePrepare ? "-rearm" : "";
   for (const std::size_t ready : {std::size_t{0}, std::size_t{1}, std::size_t{64}}) {
     auto* family = benchmark::RegisterBenchmark(
-        fmt::format("{}/{}/ready:{}", name, to_string(kind), ready).c_str(),
+        fmt::format("{}{}/{}/ready:{}", Waiter::kName, suffix, to_string(kind), ready).c_str(),
         wait_call<Waiter, TimePrepare>, kind, ready, &options);
     for (const auto n : fd_counts(max_pairs, options.quick)) {
       if (static_cast<std::size_t>(n) >= ready) family->Arg(n);
@@ -189,13 +191,12 @@ bool register_all(const Options& options) {
         kind == FdKind::kSocketPair ? options.max_pairs_socketpair : options.max_pairs_tcp;
     if (pairs < kFewestPairs) continue;
     any = true;
-    register_wait_family<SelectWaiter>("select", kind, pairs, benchmark::oN, options);
-    register_wait_family<PollWaiter>("poll", kind, pairs, benchmark::oN, options);
-    register_wait_family<EpollWaiter<false>>("epoll_lt", kind, pairs, benchmark::o1, options);
-    register_wait_family<EpollWaiter<true>>("epoll_et", kind, pairs, benchmark::o1, options);
-    register_wait_family<EpollWaiter<true>, true>("epoll_et_rearm", kind, pairs, benchmark::o1,
-                                                  options);
-    register_wait_family<UringPollWaiter>("uring_poll", kind, pairs, benchmark::o1, options);
+    register_wait_family<SelectWaiter>(kind, pairs, benchmark::oN, options);
+    register_wait_family<PollWaiter>(kind, pairs, benchmark::oN, options);
+    register_wait_family<EpollWaiter<false>>(kind, pairs, benchmark::o1, options);
+    register_wait_family<EpollWaiter<true>>(kind, pairs, benchmark::o1, options);
+    register_wait_family<EpollWaiter<true>, true>(kind, pairs, benchmark::o1, options);
+    register_wait_family<UringPollWaiter>(kind, pairs, benchmark::o1, options);
     for (const auto& [operation, label] :
          {std::pair{CtlOperation::kAdd, "add"}, std::pair{CtlOperation::kModify, "mod"},
           std::pair{CtlOperation::kDelete, "del"}}) {
@@ -227,14 +228,16 @@ constexpr const char* kUsage =
     R"(wait-bench: the cost of one select/poll/epoll_wait call vs the number of registered fds.
 
 Benchmarks are named <backend>/<fd kind>/ready:<K>/fds:<N>:
-  backend   select, poll, epoll_lt, epoll_et (re-armed untimed), epoll_et_rearm (re-arm timed),
-            uring_poll (io_uring multishot poll; a new wake-up made untimed before each call)
+  backend   select, poll, epoll-lt, epoll-et (re-armed untimed), epoll-et-rearm (re-arm timed),
+            uring-poll (io_uring multishot poll; a new wake-up made untimed before each call):
+            echo-server's backend names (echo-server --list-backends)
   fd kind   socketpair, tcp (loopback connections)
   K         ready descriptors per call (0 uses a zero timeout)
   N         registered descriptors, powers of two from 16 to what the fd limit allows,
             plus 10, 100, 1000, 10000 where allowed
-and epoll_ctl_{add,mod,del}/<fd kind>/fds:<N>. Only the call itself is timed (manual time); a call
-that returns the wrong ready count fails its benchmark. Counters: ns_per_call, ns_per_fd.
+and epoll_ctl_{add,mod,del}/<fd kind>/fds:<N> (named after the system call). Only the call itself
+is timed (manual time); a call that returns the wrong ready count fails its benchmark. Counters:
+ns_per_call, ns_per_fd.
 
 Options of its own:
   --quick     a short run for CI: socketpair only, N up to 1024, min time 0.01 s

@@ -7,12 +7,15 @@
 #include <unistd.h>
 
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <system_error>
 #include <vector>
 
 #include "bench/fd_pairs.hpp"
+#include "common/backend_table.hpp"
+#include "common/uring.hpp"
 
 namespace muxbench {
 
@@ -23,7 +26,7 @@ namespace muxbench {
 
 class SelectWaiter {
  public:
-  static constexpr std::string_view kName = "select";
+  static constexpr std::string_view kName = backend_name("select");
   explicit SelectWaiter(std::span<const int> fds) {
     FD_ZERO(&interest_);
     for (const int fd : fds) {
@@ -52,7 +55,7 @@ class SelectWaiter {
 
 class PollWaiter {
  public:
-  static constexpr std::string_view kName = "poll";
+  static constexpr std::string_view kName = backend_name("poll");
   explicit PollWaiter(std::span<const int> fds) {
     for (const int fd : fds) entries_.push_back({fd, POLLIN, 0});
   }
@@ -68,7 +71,8 @@ class PollWaiter {
 template <bool EdgeTriggered>
 class EpollWaiter {
  public:
-  static constexpr std::string_view kName = EdgeTriggered ? "epoll_et" : "epoll_lt";
+  static constexpr std::string_view kName =
+      EdgeTriggered ? backend_name("epoll-et") : backend_name("epoll-lt");
   explicit EpollWaiter(std::span<const int> fds)
       : epoll_fd_(::epoll_create1(EPOLL_CLOEXEC)), events_(1024) {
     if (epoll_fd_ < 0) throw std::system_error(errno, std::generic_category(), "epoll_create1");
@@ -110,25 +114,27 @@ class EpollWaiter {
 // K = 0: an io_uring_enter that finds nothing.
 class UringPollWaiter {
  public:
-  static constexpr std::string_view kName = "uring_poll";
+  static constexpr std::string_view kName = backend_name("uring-poll");
   explicit UringPollWaiter(std::span<const int> fds) {
-    io_uring_params params{};
-    params.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
-    int result = io_uring_queue_init_params(4096, &ring_, &params);
-    if (result == -EINVAL) result = io_uring_queue_init(4096, &ring_, 0);  // kernel < 6.1
-    if (result < 0)
+    if (const int result = init_single_thread_ring(4096, ring_); result < 0)
       throw std::system_error(-result, std::generic_category(), "io_uring_queue_init");
-    for (const int fd : fds) {
-      io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
-      if (sqe == nullptr) {
-        io_uring_submit(&ring_);
-        sqe = io_uring_get_sqe(&ring_);
+    try {
+      for (const int fd : fds) {
+        io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+        if (sqe == nullptr) {
+          uring_submit(ring_);
+          sqe = io_uring_get_sqe(&ring_);
+          if (sqe == nullptr) throw std::runtime_error("io_uring: no free SQE after a submit");
+        }
+        io_uring_prep_poll_multishot(sqe, fd, POLLIN);
+        io_uring_sqe_set_data64(sqe, static_cast<std::uint64_t>(fd));
       }
-      io_uring_prep_poll_multishot(sqe, fd, POLLIN);
-      io_uring_sqe_set_data64(sqe, static_cast<std::uint64_t>(fd));
+      uring_submit(ring_);
+      uring_get_events(ring_);
+    } catch (...) {
+      io_uring_queue_exit(&ring_);
+      throw;
     }
-    io_uring_submit(&ring_);
-    io_uring_get_events(&ring_);
     reap();  // the already-ready descriptors complete at once
   }
   UringPollWaiter(const UringPollWaiter&) = delete;
@@ -146,10 +152,10 @@ class UringPollWaiter {
       unsigned before;
       do {
         before = io_uring_cq_ready(&ring_);
-        io_uring_get_events(&ring_);
+        uring_get_events(ring_);
       } while (io_uring_cq_ready(&ring_) > before);
     } else {
-      io_uring_submit_and_wait(&ring_, expected_);
+      uring_submit_and_wait(ring_, expected_);
     }
     return static_cast<int>(reap());
   }

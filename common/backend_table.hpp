@@ -59,6 +59,13 @@ constexpr const BackendInfo* find_backend_info(std::string_view name) {
   return it == kBackendTable.end() ? nullptr : it;
 }
 
+// A backend's name for other programs to use (wait-bench's benchmark names): one that is not in
+// the table does not compile.
+consteval std::string_view backend_name(std::string_view name) {
+  if (find_backend_info(name) == nullptr) throw "not a backend of kBackendTable";
+  return name;
+}
+
 // Results written before the names were unified spelled wait-bench's backends with '_'
 // ("epoll_lt", "uring_poll", "epoll_et_rearm"); this reads them as today's names.
 inline std::string canonical_backend_name(std::string_view name) {

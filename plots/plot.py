@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Draws a sweep's charts next to its data: plot.py RESULTS_DIR
+"""Draws a sweep's charts next to its data: plot.py RESULTS_DIR [--echo-server PATH]
 
 Reads sweep.json (and micro.json when present) and writes PNG and SVG files:
   throughput        closed loop: echoed messages per second vs descriptors watched
@@ -7,10 +7,14 @@ Reads sweep.json (and micro.json when present) and writes PNG and SVG files:
   events_per_wait   closed loop: ready descriptors returned per wait call vs descriptors
   latency-<series>  open loop: p50 and p99 latency vs descriptors, one chart per open series
   wait_cost         wait-bench: one wait call vs registered descriptors (log-log)
+The backends (their order, hence their colours) come from `echo-server --list-backends --json`.
 Needs Debian's python3-matplotlib; run with /usr/bin/python3."""
+import argparse
 import json
 import os
 import re
+import shutil
+import subprocess
 import sys
 
 import matplotlib
@@ -18,14 +22,87 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-BACKENDS = ["select", "poll", "epoll-lt", "epoll-et", "asio", "uring-poll", "uring"]
-COLOURS = {"select": "#d62728", "poll": "#ff7f0e", "epoll-lt": "#1f77b4", "epoll-et": "#17becf",
-           "asio": "#2ca02c", "uring-poll": "#9467bd", "uring": "#8c564b"}
-MARKERS = {"select": "s", "poll": "D", "epoll-lt": "o", "epoll-et": "^", "asio": "v",
-           "uring-poll": "P", "uring": "X"}
-MICRO_NAMES = {"select": "select", "poll": "poll", "epoll_lt": "epoll-lt", "epoll_et": "epoll-et",
-               "epoll_et_rearm": "epoll-et + re-arm", "uring_poll": "io_uring poll"}
+# (colour, marker) by position in echo-server's backend table; backends the table does not know
+# (a foreign server's) take the slots after it, in name order.
+PALETTE = [("#d62728", "s"), ("#ff7f0e", "D"), ("#1f77b4", "o"), ("#17becf", "^"),
+           ("#2ca02c", "v"), ("#9467bd", "P"), ("#8c564b", "X"), ("#e377c2", "*"),
+           ("#7f7f7f", "h"), ("#bcbd22", "<"), ("#393b79", ">"), ("#637939", "p")]
 FD_SETSIZE = 1024
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class PlotError(Exception):
+    pass
+
+
+def canonical(name):
+    """Backend names as echo-server spells them: older results wrote wait-bench's with '_'
+    (epoll_lt, uring_poll); the same rule as canonical_backend_name in common/backend_table.hpp."""
+    return name.replace("_", "-")
+
+
+def is_executable(path):
+    return path is not None and os.path.isfile(path) and os.access(path, os.X_OK)
+
+
+def find_echo_server():
+    """The echo-server next to the sweep that runs this script, else the repository's release
+    build, else the one on PATH."""
+    try:
+        parent = os.readlink(f"/proc/{os.getppid()}/exe")
+        if os.path.basename(parent) == "sweep":
+            beside = os.path.join(os.path.dirname(parent), "echo-server")
+            if is_executable(beside):
+                return beside
+    except OSError:
+        pass
+    built = os.path.join(REPO, "build", "release", "bin", "echo-server")
+    if is_executable(built):
+        return built
+    on_path = shutil.which("echo-server")
+    if on_path:
+        return on_path
+    raise PlotError("cannot find echo-server, which lists the backends: pass --echo-server PATH "
+                    f"(not next to the sweep, not at {built}, not on PATH)")
+
+
+def backend_table(echo_server):
+    """echo-server's backend table: [{"name", "description", "family"}] in its order."""
+    command = [echo_server, "--list-backends", "--json"]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise PlotError(f"cannot run {' '.join(command)}: {e}") from e
+    if done.returncode != 0:
+        raise PlotError(f"{' '.join(command)} failed (exit {done.returncode}): {done.stderr.strip()}")
+    try:
+        table = json.loads(done.stdout)
+        return [entry["name"] for entry in table]
+    except (ValueError, TypeError, KeyError) as e:
+        raise PlotError(f"{' '.join(command)} printed no backend table: {e}") from e
+
+
+class Styles:
+    """Colour and marker per backend: the table's backends by table position, then the others."""
+
+    def __init__(self, table_names, seen_names):
+        self.table = list(table_names)
+        self.order = self.table + sorted(set(seen_names) - set(self.table))
+
+    def colour(self, name):
+        return PALETTE[self.order.index(name) % len(PALETTE)][0]
+
+    def marker(self, name):
+        return PALETTE[self.order.index(name) % len(PALETTE)][1]
+
+
+def base_backend(table_names, micro_name):
+    """The backend a wait-bench family measures: itself, or the longest table name it extends
+    (epoll-et-rearm is epoll-et with the re-arm timed); a name of neither kind is its own."""
+    if micro_name in table_names:
+        return micro_name
+    bases = [b for b in table_names if micro_name.startswith(b + "-")]
+    return max(bases, key=len) if bases else micro_name
 
 
 def caption(sweep):
@@ -58,16 +135,16 @@ def finish(fig, ax, sweep, out_dir, name, note=None):
     plt.close(fig)
 
 
-def draw_lines(ax, rows, scale=1.0):
+def draw_lines(ax, rows, styles, scale=1.0):
     any_bound = False
-    for backend in BACKENDS:
+    for backend in styles.order:
         if backend not in rows:
             continue
         xs = [r[0] for r in rows[backend]]
         ys = [r[1] * scale for r in rows[backend]]
         low = [max(0.0, (r[1] - r[2]) * scale) for r in rows[backend]]
         high = [max(0.0, (r[3] - r[1]) * scale) for r in rows[backend]]
-        ax.errorbar(xs, ys, yerr=[low, high], color=COLOURS[backend], marker=MARKERS[backend],
+        ax.errorbar(xs, ys, yerr=[low, high], color=styles.colour(backend), marker=styles.marker(backend),
                     markersize=5, linewidth=1.6, capsize=2, label=backend)
         bound = [(r[0], r[1] * scale) for r in rows[backend] if r[4]]
         if bound:
@@ -100,7 +177,7 @@ def describe(series, config):
     return f"{config['active']} active connections, {load}, {series['placement']} placement, {gen}"
 
 
-def chart_closed(sweep, out_dir, name, metric, ylabel, title, log_y, scale=1.0, note=None):
+def chart_closed(sweep, styles, out_dir, name, metric, ylabel, title, log_y, scale=1.0, note=None):
     series = closed_series(sweep)
     if not series:
         return
@@ -108,7 +185,7 @@ def chart_closed(sweep, out_dir, name, metric, ylabel, title, log_y, scale=1.0, 
     if not rows:
         return
     fig, ax = plt.subplots(figsize=(8, 5))
-    draw_lines(ax, rows, scale)
+    draw_lines(ax, rows, styles, scale)
     ax.set_xscale("log")
     if log_y:
         ax.set_yscale("log")
@@ -120,7 +197,7 @@ def chart_closed(sweep, out_dir, name, metric, ylabel, title, log_y, scale=1.0, 
     finish(fig, ax, sweep, out_dir, name, note)
 
 
-def chart_latency(sweep, out_dir):
+def chart_latency(sweep, styles, out_dir):
     for series in sweep["config"]["series"]:
         if series["load"] != "open":
             continue
@@ -130,7 +207,7 @@ def chart_latency(sweep, out_dir):
             continue
         fig, axes = plt.subplots(1, 2, figsize=(11, 5), sharey=True)
         for ax, rows, label in ((axes[0], p50, "p50"), (axes[1], p99, "p99")):
-            draw_lines(ax, rows, scale=1e-3)
+            draw_lines(ax, rows, styles, scale=1e-3)
             ax.set_xscale("log")
             ax.set_yscale("log")
             ax.set_xlabel("descriptors watched (log scale)")
@@ -144,36 +221,39 @@ def chart_latency(sweep, out_dir):
                "Latency counts from each message's intended send time (coordinated omission corrected).")
 
 
-def chart_micro(sweep, out_dir):
+def read_micro(out_dir):
+    """{(backend, fd kind): {fds: [ns per call]}} for one ready descriptor; None without micro.json."""
     path = os.path.join(out_dir, "micro.json")
     if not os.path.exists(path):
-        return
+        return None
     try:
         with open(path) as f:
             micro = json.load(f)
     except (OSError, ValueError) as e:
         print(f"plot.py: skipping wait_cost: cannot read {path}: {e}", file=sys.stderr)
-        return
-    pattern = re.compile(r"^(?P<b>[a-z_]+)/(?P<kind>socketpair|tcp)/ready:1/fds:(?P<n>\d+)")
+        return None
+    pattern = re.compile(r"^(?P<b>[a-z_-]+)/(?P<kind>socketpair|tcp)/ready:1/fds:(?P<n>\d+)")
     lines = {}
     for bench in micro.get("benchmarks", []):
         match = pattern.match(bench.get("run_name", bench["name"]))
         if not match or bench.get("run_type") != "iteration" or bench.get("error_occurred"):
             continue
-        lines.setdefault((match["b"], match["kind"]), {}).setdefault(int(match["n"]), []).append(
-            bench["ns_per_call"])
+        lines.setdefault((canonical(match["b"]), match["kind"]), {}).setdefault(
+            int(match["n"]), []).append(bench["ns_per_call"])
+    return lines
+
+
+def chart_micro(sweep, styles, lines, out_dir):
     if not lines:
         return
     fig, ax = plt.subplots(figsize=(8, 5))
     for (backend, kind), values in sorted(lines.items()):
-        label = MICRO_NAMES.get(backend, backend)
-        colour_key = {"epoll_lt": "epoll-lt", "epoll_et": "epoll-et", "epoll_et_rearm": "epoll-et",
-                      "uring_poll": "uring-poll"}.get(backend, backend)
+        base = base_backend(styles.table, backend)
         xs = sorted(values)
         ys = [sorted(values[x])[len(values[x]) // 2] for x in xs]
-        ax.plot(xs, ys, color=COLOURS.get(colour_key, "#333333"), marker=MARKERS.get(colour_key, "o"),
+        ax.plot(xs, ys, color=styles.colour(base), marker=styles.marker(base),
                 markersize=4, linewidth=1.5, linestyle="-" if kind == "socketpair" else "--",
-                alpha=0.6 if backend == "epoll_et_rearm" else 1.0, label=f"{label} ({kind})")
+                alpha=0.6 if base != backend else 1.0, label=f"{backend} ({kind})")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("registered descriptors (log scale)")
@@ -185,27 +265,38 @@ def chart_micro(sweep, out_dir):
 
 
 def main():
-    if len(sys.argv) != 2:
-        print("usage: plot.py RESULTS_DIR", file=sys.stderr)
-        return 2
-    out_dir = sys.argv[1]
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("results_dir")
+    parser.add_argument("--echo-server",
+                        help="the echo-server whose --list-backends orders and colours the backends "
+                             "(default: the one next to the sweep, else build/release/bin, else PATH)")
+    args = parser.parse_args()
+    out_dir = args.results_dir
     try:
         with open(os.path.join(out_dir, "sweep.json")) as f:
             sweep = json.load(f)
     except (OSError, ValueError) as e:
         print(f"plot.py: cannot read {out_dir}/sweep.json: {e}", file=sys.stderr)
         return 1
-    chart_closed(sweep, out_dir, "throughput", "throughput_msgs_per_s", "echoed messages per second",
-                 "Throughput as idle connections are added", log_y=False,
-                 note="Hollow circles: the generator was saturated at that point.")
-    chart_closed(sweep, out_dir, "cpu_per_message", "server_cpu_us_per_msg",
+    try:
+        table = backend_table(args.echo_server or find_echo_server())
+    except PlotError as e:
+        print(f"plot.py: {e}", file=sys.stderr)
+        return 1
+    micro = read_micro(out_dir)
+    styles = Styles(table, [a["backend"] for a in sweep["aggregates"]] +
+                    [base_backend(table, b) for b, _ in (micro or {})])
+    chart_closed(sweep, styles, out_dir, "throughput", "throughput_msgs_per_s",
+                 "echoed messages per second", "Throughput as idle connections are added",
+                 log_y=False, note="Hollow circles: the generator was saturated at that point.")
+    chart_closed(sweep, styles, out_dir, "cpu_per_message", "server_cpu_us_per_msg",
                  "server CPU per message (µs, log scale)",
                  "Server CPU per echoed message as idle connections are added", log_y=True)
-    chart_closed(sweep, out_dir, "events_per_wait", "events_per_wait",
+    chart_closed(sweep, styles, out_dir, "events_per_wait", "events_per_wait",
                  "ready descriptors returned per wait call",
                  "Events per wake-up (Asio hides its wait calls)", log_y=False)
-    chart_latency(sweep, out_dir)
-    chart_micro(sweep, out_dir)
+    chart_latency(sweep, styles, out_dir)
+    chart_micro(sweep, styles, micro, out_dir)
     return 0
 
 

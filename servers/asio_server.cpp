@@ -15,6 +15,11 @@ namespace asio = boost::asio;
 using asio::ip::tcp;
 using boost::system::error_code;
 
+// The errno behind an Asio error (0 for Asio's own errors, such as eof).
+int errno_of(const error_code& error) {
+  return error.category() == asio::error::get_system_category() ? error.value() : 0;
+}
+
 class AsioConnection : public std::enable_shared_from_this<AsioConnection> {
  public:
   AsioConnection(tcp::socket socket, ServerContext& context)
@@ -62,7 +67,7 @@ class AsioConnection : public std::enable_shared_from_this<AsioConnection> {
       ++counters_.half_closes;
       return;
     }
-    if (error) return close_after_error(error);
+    if (error) return close(closes_after_error(counters_, errno_of(error)));
     counters_.bytes_in += length;
     pending_.append(read_buffer_.get(), length);
     counters_.pending_bytes += length;
@@ -89,15 +94,10 @@ class AsioConnection : public std::enable_shared_from_this<AsioConnection> {
     counters_.pending_bytes -= length;
     writing_.consume(length);
     if (closed_) return;
-    if (error) return close_after_error(error);
+    if (error) return close(closes_after_error(counters_, errno_of(error)));
     if (peer_closed_ && owed() == 0) return close(counters_.closes_eof);
     write_more();
     read_more();
-  }
-
-  void close_after_error(const error_code& error) {
-    const bool reset = error == asio::error::connection_reset || error == asio::error::broken_pipe;
-    close(reset ? counters_.closes_reset : counters_.closes_error);
   }
 
   void close(std::uint64_t& reason) {
@@ -147,12 +147,21 @@ class AsioEchoServer {
         std::make_shared<AsioConnection>(std::move(socket), ctx_)->start();
         return accept_next();
       }
-      if (error == asio::error::no_descriptors || error.value() == ENFILE) return on_fd_limit();
-      ++ctx_.counters.accept_errors;
-      if (error == asio::error::no_buffer_space || error == asio::error::no_memory) {
-        return back_off();  // not in a tight loop
+      // As the other backends react, but for the fd limit (see on_fd_limit).
+      switch (classify_accept_error(errno_of(error))) {
+        case AcceptOutcome::kFdLimit:
+          return on_fd_limit();
+        case AcceptOutcome::kBackOff:
+          ++ctx_.counters.accept_errors;
+          return back_off();  // not in a tight loop
+        case AcceptOutcome::kFatal:
+          fail_on_listener(errno_of(error));
+        case AcceptOutcome::kTransient:
+        case AcceptOutcome::kDrained:  // not seen: Asio waits for readiness on EAGAIN
+        case AcceptOutcome::kAccepted:
+          ++ctx_.counters.accept_errors;
+          return accept_next();  // that one connection failed; the next may be fine
       }
-      accept_next();  // that one connection failed; the next may be fine
     });
   }
 
@@ -180,8 +189,7 @@ class AsioEchoServer {
   void wait_for_signal() {
     signals_.async_wait([this](const error_code& error, int signal_number) {
       if (error) return;
-      if (signal_number != SIGUSR1) return io_.stop();
-      ctx_.publish("signal");
+      if (ctx_.on_signal(signal_number)) return io_.stop();
       wait_for_signal();
     });
   }

@@ -1,7 +1,9 @@
 #include "servers/backends.hpp"
 
 #include <algorithm>
+#include <iterator>
 
+#include "common/backend_table.hpp"
 #include "servers/asio_server.hpp"
 #include "servers/epoll_poller.hpp"
 #include "servers/event_loop.hpp"
@@ -20,29 +22,42 @@ void run_event_loop(ServerContext& context) {
   context.publish("exit");
 }
 
-constexpr Backend kBackends[] = {
-    {"select", "select(2): fd_set bitmaps, linear scan; descriptors below FD_SETSIZE only",
-     &run_event_loop<SelectPoller>},
-    {"poll", "poll(2): pollfd array copied and scanned on every call", &run_event_loop<PollPoller>},
-    {"epoll-lt", "epoll(7), level-triggered", &run_event_loop<EpollPoller<false>>},
-    {"epoll-et", "epoll(7), edge-triggered: reads and accepts drained until EAGAIN",
-     &run_event_loop<EpollPoller<true>>},
-    {"asio", "Boost.Asio io_context, one thread, completion handlers (epoll underneath)",
-     &run_asio_server},
-    {"uring-poll", "io_uring multishot POLL_ADD as the readiness mechanism (edge-triggered)",
-     &run_event_loop<UringPoller>},
-    {"uring", "io_uring completion model: multishot accept, recv from provided buffers, send",
-     &run_uring_server},
+struct BackendRun {
+  std::string_view name;
+  RunBackend run;
 };
+
+template <Poller P>
+constexpr BackendRun event_loop_backend() {
+  return {P::kName, &run_event_loop<P>};
+}
+
+// Only the name -> run function mapping: names and descriptions are kBackendTable's.
+constexpr BackendRun kRuns[] = {
+    event_loop_backend<SelectPoller>(),
+    event_loop_backend<PollPoller>(),
+    event_loop_backend<EpollPoller<false>>(),
+    event_loop_backend<EpollPoller<true>>(),
+    {"asio", &run_asio_server},
+    event_loop_backend<UringPoller>(),
+    {"uring", &run_uring_server},
+};
+
+constexpr bool one_run_function_per_table_entry() {
+  return std::size(kRuns) == kBackendTable.size() &&
+         std::equal(
+             std::begin(kRuns), std::end(kRuns), kBackendTable.begin(),
+             [](const BackendRun& run, const BackendInfo& info) { return run.name == info.name; });
+}
+static_assert(one_run_function_per_table_entry(),
+              "kRuns must name every backend of kBackendTable, in the table's order, and no other");
 
 }  // namespace
 
-std::span<const Backend> backends() { return kBackends; }
-
-const Backend* find_backend(std::string_view name) {
-  const auto it = std::find_if(std::begin(kBackends), std::end(kBackends),
-                               [&](const Backend& backend) { return backend.name == name; });
-  return it == std::end(kBackends) ? nullptr : &*it;
+RunBackend find_run_function(std::string_view name) {
+  const auto it = std::find_if(std::begin(kRuns), std::end(kRuns),
+                               [&](const BackendRun& backend) { return backend.name == name; });
+  return it == std::end(kRuns) ? nullptr : it->run;
 }
 
 }  // namespace muxbench

@@ -1,19 +1,16 @@
 #pragma once
 
-#include <span>
 #include <string_view>
 
 #include "servers/server_context.hpp"
 
 namespace muxbench {
 
-struct Backend {
-  std::string_view name;
-  std::string_view summary;
-  void (*run)(ServerContext&);  // serves until SIGINT/SIGTERM, then publishes the final snapshot
-};
+// Serves until SIGINT/SIGTERM, then publishes the final snapshot.
+using RunBackend = void (*)(ServerContext&);
 
-std::span<const Backend> backends();
-const Backend* find_backend(std::string_view name);
+// The run function of a backend of kBackendTable (common/backend_table.hpp, where its name and
+// description live); nullptr for a name the table does not know.
+RunBackend find_run_function(std::string_view name);
 
 }  // namespace muxbench

@@ -1,6 +1,5 @@
 #pragma once
 
-#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -87,9 +86,11 @@ class EventLoop {
           continue;
         case AcceptOutcome::kFdLimit:
           return on_fd_limit();
-        case AcceptOutcome::kOutOfMemory:
+        case AcceptOutcome::kBackOff:
           ++counters_.accept_errors;
           return pause_accepting();
+        case AcceptOutcome::kFatal:
+          fail_on_listener(result.error);
         case AcceptOutcome::kAccepted:
           break;
       }
@@ -161,7 +162,7 @@ class EventLoop {
       } else if (errno == EAGAIN) {
         return;
       } else if (errno != EINTR) {
-        return close_after_error(fd, c, errno);
+        return close_connection(fd, c, closes_after_error(counters_, errno));
       }
     }
   }
@@ -186,7 +187,7 @@ class EventLoop {
     if (c.pending.empty()) {
       const ssize_t result = send_some(fd, data, length);
       if (result < 0) {
-        close_after_error(fd, c, errno);
+        close_connection(fd, c, closes_after_error(counters_, errno));
         return false;
       }
       sent = static_cast<std::size_t>(result);
@@ -203,7 +204,7 @@ class EventLoop {
     while (!c.pending.empty()) {
       const auto bytes = c.pending.front();
       const ssize_t sent = send_some(fd, bytes.data(), bytes.size());
-      if (sent < 0) return close_after_error(fd, c, errno);
+      if (sent < 0) return close_connection(fd, c, closes_after_error(counters_, errno));
       c.pending.consume(static_cast<std::size_t>(sent));
       counters_.pending_bytes -= static_cast<std::uint64_t>(sent);
       if (static_cast<std::size_t>(sent) < bytes.size()) break;  // socket buffer full
@@ -224,12 +225,6 @@ class EventLoop {
     ++counters_.interest_changes;
   }
 
-  void close_after_error(int fd, Connection& c, int error) {
-    close_connection(
-        fd, c,
-        error == ECONNRESET || error == EPIPE ? counters_.closes_reset : counters_.closes_error);
-  }
-
   void close_connection(int fd, Connection& c, std::uint64_t& reason) {
     poller_.remove(fd);  // before close: the number may be reused by the next accept
     ::close(fd);
@@ -240,13 +235,7 @@ class EventLoop {
   }
 
   void handle_signals() {
-    for (const int signal_number : signals_.take()) {
-      if (signal_number == SIGUSR1) {
-        ctx_.publish("signal");
-      } else {
-        stopping_ = true;
-      }
-    }
+    for (const int signal_number : signals_.take()) stopping_ |= ctx_.on_signal(signal_number);
   }
 
   void run_carried_work() {

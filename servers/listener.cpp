@@ -47,6 +47,44 @@ int Listener::release() {
   return fd;
 }
 
+AcceptOutcome classify_accept_error(int error) {
+  switch (error) {
+    case EAGAIN:
+      return AcceptOutcome::kDrained;
+    case EMFILE:
+    case ENFILE:
+      return AcceptOutcome::kFdLimit;
+    case ENOBUFS:
+    case ENOMEM:
+      return AcceptOutcome::kBackOff;
+    case ECONNABORTED:
+    case EINTR:
+    case EPERM:  // a firewall rule refused that connection
+    // accept(2): "Linux accept() passes already-pending network errors on the new socket as an
+    // error code from accept()"; for TCP/IP these, to be treated like EAGAIN.
+    case EPROTO:
+    case ENETDOWN:
+    case ENOPROTOOPT:
+    case EHOSTDOWN:
+    case ENONET:
+    case EHOSTUNREACH:
+    case EOPNOTSUPP:
+    case ENETUNREACH:
+      return AcceptOutcome::kTransient;
+    case EBADF:
+    case ENOTSOCK:
+    case EINVAL:  // not listening
+    case EFAULT:
+      return AcceptOutcome::kFatal;
+    default:  // unknown: retrying at once might spin, so wait a while
+      return AcceptOutcome::kBackOff;
+  }
+}
+
+void fail_on_listener(int error) {
+  throw std::system_error(error, std::generic_category(), "accept on the listening socket");
+}
+
 Accepted accept_connection(int listen_fd) {
   for (;;) {
     const int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -55,20 +93,9 @@ Accepted accept_connection(int listen_fd) {
       ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
       return {AcceptOutcome::kAccepted, fd};
     }
-    switch (errno) {
-      case EINTR:
-        continue;
-      case EAGAIN:
-        return {AcceptOutcome::kDrained};
-      case EMFILE:
-      case ENFILE:
-        return {AcceptOutcome::kFdLimit};
-      case ENOBUFS:
-      case ENOMEM:
-        return {AcceptOutcome::kOutOfMemory};
-      default:  // ECONNABORTED, EPROTO, ENETDOWN...: the next connection may be fine
-        return {AcceptOutcome::kTransient};
-    }
+    const int error = errno;
+    if (error == EINTR) continue;
+    return {classify_accept_error(error), -1, error};
   }
 }
 

@@ -29,15 +29,25 @@ class Listener {
 
 enum class AcceptOutcome {
   kAccepted,
-  kDrained,      // nothing pending (EAGAIN)
-  kFdLimit,      // EMFILE / ENFILE: drop pending connections with the reserve descriptor
-  kOutOfMemory,  // ENOBUFS / ENOMEM: keep them waiting and back off
-  kTransient,    // ECONNABORTED, EPROTO, ...: the next one may be fine
+  kDrained,    // nothing pending (EAGAIN)
+  kFdLimit,    // EMFILE / ENFILE: drop pending connections with the reserve descriptor
+  kBackOff,    // ENOBUFS / ENOMEM, or an error not known to concern one connection: wait a while
+  kTransient,  // ECONNABORTED, EPROTO, EINTR, the network errors accept(2) passes on: that one
+               // connection failed, the next may be fine
+  kFatal,      // EBADF, ENOTSOCK, EINVAL, EFAULT: the listening socket itself is unusable
 };
+
+// What an accept error means, for every backend: the readiness loops' accept4, io_uring's
+// multishot accept and Asio's async_accept all react by this. Never kAccepted.
+AcceptOutcome classify_accept_error(int error);
+
+// For kFatal: throws std::system_error, which ends the server with exit code 1.
+[[noreturn]] void fail_on_listener(int error);
 
 struct Accepted {
   AcceptOutcome outcome;
-  int fd = -1;  // non-blocking, TCP_NODELAY, close-on-exec when accepted
+  int fd = -1;    // non-blocking, TCP_NODELAY, close-on-exec when accepted
+  int error = 0;  // accept's errno otherwise
 };
 
 Accepted accept_connection(int listen_fd);

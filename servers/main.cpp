@@ -4,10 +4,12 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "common/atomic_file.hpp"
+#include "common/backend_table.hpp"
 #include "common/command_line.hpp"
 #include "common/cpu_affinity.hpp"
 #include "common/fd_limit.hpp"
@@ -24,11 +26,26 @@ using muxbench::ServerConfig;
 using muxbench::UsageError;
 
 std::string backend_help() {
-  std::string help = "readiness backend:";
-  for (const auto& backend : muxbench::backends()) {
-    help += fmt::format("\n  {:<9} {}", backend.name, backend.summary);
+  std::string help = "readiness backend (required unless --list-backends):";
+  for (const auto& backend : muxbench::kBackendTable) {
+    help += fmt::format("\n  {:<9} {}", backend.name, backend.description);
   }
   return help;
+}
+
+// --list-backends: the table for scripts (plots/plot.py), one name per line or as JSON.
+void list_backends(bool json) {
+  if (!json) {
+    for (const auto& backend : muxbench::kBackendTable) fmt::print("{}\n", backend.name);
+    return;
+  }
+  auto list = nlohmann::json::array();
+  for (const auto& backend : muxbench::kBackendTable) {
+    list.push_back({{"name", backend.name},
+                    {"description", backend.description},
+                    {"family", muxbench::to_string(backend.family)}});
+  }
+  fmt::print("{}\n", list.dump(2));
 }
 
 void validate(const ServerConfig& config) {
@@ -55,7 +72,7 @@ int serve(ServerConfig& config) {
              "echo-server: backend {}, fd limit {} (hard {}), read size {}, max pending {}{}\n",
              config.backend, config.fd_limit.soft, config.fd_limit.hard, config.read_size,
              config.max_pending, config.cpu ? fmt::format(", pinned to CPU {}", *config.cpu) : "");
-  muxbench::find_backend(config.backend)->run(context);
+  muxbench::find_run_function(config.backend)(context);
   return 0;
 }
 
@@ -71,13 +88,21 @@ int main(int argc, char** argv) {
       "unsupported here (io_uring unavailable).",
       "echo-server"};
   std::vector<std::string> names;
-  for (const auto& backend : muxbench::backends()) names.emplace_back(backend.name);
+  for (const auto& backend : muxbench::kBackendTable) names.emplace_back(backend.name);
   int port = 0;
   int cpu = -1;
   std::string stats_file;
-  app.add_option("--backend", config.backend, backend_help())
-      ->required()
-      ->check(CLI::IsMember(names));
+  bool list = false, list_json = false;
+  // Required unless --list-backends: checked once everything is parsed (below).
+  app.add_option("--backend", config.backend, backend_help())->check(CLI::IsMember(names));
+  auto* list_flag =
+      app.add_flag("--list-backends", list, "print the backends' names, one a line, and exit");
+  app.add_flag("--json", list_json,
+               "with --list-backends: a JSON array of {name, description, family}")
+      ->needs(list_flag);
+  app.callback([&] {
+    if (!list && config.backend.empty()) throw CLI::RequiredError("--backend");
+  });
   app.add_option("--bind", config.bind_address, "IPv4 address to listen on")->capture_default_str();
   app.add_option("--port", port, "TCP port; 0 picks a free one")
       ->check(CLI::Range(0, 65535))
@@ -93,6 +118,10 @@ int main(int argc, char** argv) {
   app.add_option("--stats-file", stats_file,
                  "where SIGUSR1 and exit write the stats JSON (atomically); default: stdout");
   if (const auto exit_code = parse_command_line(app, argc, argv, "echo-server")) return *exit_code;
+  if (list) {
+    list_backends(list_json);
+    return 0;
+  }
   config.port = static_cast<std::uint16_t>(port);
   if (cpu >= 0) config.cpu = cpu;
   if (!stats_file.empty()) config.stats_file = stats_file;

@@ -23,6 +23,14 @@ struct ServerContext {
 
   // Writes a stats snapshot; a failure to write is reported on stderr, never fatal.
   void publish(std::string_view reason);
+
+  // What every backend does with a signal, however it learns of it: SIGUSR1 writes a snapshot,
+  // SIGINT and SIGTERM stop the server. True when the backend should stop.
+  bool on_signal(int signal_number);
 };
+
+// The counter for a connection closed after `error` (an errno from a read, a write or a failed
+// request): closes_reset when the peer reset or vanished (ECONNRESET, EPIPE), else closes_error.
+std::uint64_t& closes_after_error(ServerCounters& counters, int error);
 
 }  // namespace muxbench

@@ -45,12 +45,12 @@ class UringPoller {
   void remove(int fd) {
     cancel(fd);
     slots_[fd].registered = false;
-    io_uring_submit(ring_.get());
+    ring_.submit();
   }
 
   std::span<const Ready> wait(int timeout_ms) {
     ready_.clear();
-    if (!ring_.submit_and_wait(timeout_ms)) return {};
+    ring_.submit_and_wait(timeout_ms);
     ring_.drain([this](const io_uring_cqe& cqe) { on_completion(cqe); });
     return ready_;
   }

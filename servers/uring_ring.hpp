@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "common/exit_codes.hpp"
+#include "common/uring.hpp"
 
 namespace muxbench {
 
@@ -18,7 +19,8 @@ class UringUnavailable : public std::runtime_error {
 };
 
 // An io_uring instance for one thread. SQEs are queued with sqe() and submitted by the next
-// submit_and_wait(), so a whole batch of work costs one io_uring_enter.
+// submit_and_wait(), so a whole batch of work costs one io_uring_enter. A failed io_uring_enter
+// throws std::system_error (the server exits 1 saying which call failed); EINTR is retried.
 class UringRing {
  public:
   explicit UringRing(unsigned entries);  // throws UringUnavailable
@@ -38,16 +40,26 @@ class UringRing {
   io_uring_sqe* sqe() {
     io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
     if (sqe == nullptr) {
-      submit_queued();
-      sqe = io_uring_get_sqe(&ring_);  // non-null: the queue was just emptied
+      submit();
+      sqe = io_uring_get_sqe(&ring_);
+      if (sqe == nullptr) throw std::runtime_error("io_uring: no free SQE after a submit");
     }
     ++submitted_;
     return sqe;
   }
 
-  // Submits what is queued and waits for at least one completion (timeout_ms < 0: no limit).
-  // Returns false when interrupted or timed out.
-  bool submit_and_wait(int timeout_ms);
+  // Submits what is queued now.
+  void submit() { uring_submit(ring_); }
+
+  // Submits what is queued and waits for at least one completion (timeout_ms < 0: no limit);
+  // returns early, with nothing to drain, after the timeout or a signal (timeout_ms >= 0).
+  void submit_and_wait(int timeout_ms) {
+    if (timeout_ms < 0) {
+      uring_submit_and_wait(ring_, 1);
+    } else {
+      uring_submit_and_wait_for(ring_, 1, timeout_ms);
+    }
+  }
 
   // Calls on_completion(const io_uring_cqe&) for every completion available, then marks them
   // seen; returns how many there were.
@@ -66,8 +78,6 @@ class UringRing {
   std::uint64_t submitted() const { return submitted_; }  // SQEs handed out by sqe()
 
  private:
-  void submit_queued();  // throws std::system_error
-
   io_uring ring_{};
   bool open_ = true;
   std::uint64_t submitted_ = 0;

@@ -4,7 +4,6 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
-#include <signal.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -107,9 +106,9 @@ class UringEchoServer {
     arm_signals();
     ctx_.announce();
     while (!stopping_) {
-      const bool completed = ring_.submit_and_wait(-1);
+      ring_.submit_and_wait(-1);
       ++c_.wait_calls;
-      if (completed) c_.events += ring_.drain([this](const io_uring_cqe& cqe) { dispatch(cqe); });
+      c_.events += ring_.drain([this](const io_uring_cqe& cqe) { dispatch(cqe); });
       retry_starved();
       c_.submissions = ring_.submitted();
     }
@@ -163,16 +162,26 @@ class UringEchoServer {
     io_uring_sqe_set_data64(sqe, tag(Op::kAccept));
   }
 
+  // As the readiness loops react, but for the fd limit (see on_fd_limit) and that an error ends a
+  // multishot accept, which is then armed anew.
   void on_accept(const io_uring_cqe& cqe) {
     if (cqe.res >= 0) {
       add_connection(cqe.res);
-    } else if (cqe.res == -EMFILE || cqe.res == -ENFILE) {
-      return on_fd_limit();  // a multishot accept ends on an error: re-armed from there
-    } else if (cqe.res == -ECONNABORTED || cqe.res == -EPROTO || cqe.res == -EINTR) {
-      ++c_.accept_errors;  // that one connection failed; the next may be fine
     } else {
-      ++c_.accept_errors;  // ENOBUFS, ENOMEM or worse: do not retry in a tight loop
-      return back_off();
+      switch (classify_accept_error(-cqe.res)) {
+        case AcceptOutcome::kFdLimit:
+          return on_fd_limit();  // a multishot accept ends on an error: re-armed from there
+        case AcceptOutcome::kBackOff:
+          ++c_.accept_errors;
+          return back_off();  // re-armed when the timeout completes
+        case AcceptOutcome::kFatal:
+          fail_on_listener(-cqe.res);
+        case AcceptOutcome::kTransient:
+        case AcceptOutcome::kDrained:  // not seen: the kernel waits for a connection instead
+        case AcceptOutcome::kAccepted:
+          ++c_.accept_errors;
+          break;
+      }
     }
     if (!(cqe.flags & IORING_CQE_F_MORE)) arm_accept();
   }
@@ -238,7 +247,7 @@ class UringEchoServer {
       starved_.push_back(fd);
       return;
     }
-    if (cqe.res < 0) return close_after_error(fd, c, -cqe.res);
+    if (cqe.res < 0) return close(fd, c, closes_after_error(c_, -cqe.res));
     if (cqe.res == 0) {
       c.peer_closed = true;
       if (c.owed() == 0) return close(fd, c, c_.closes_eof);
@@ -277,7 +286,7 @@ class UringEchoServer {
       c_.pending_bytes -= length;
     }
     if (c.closing) return;
-    if (cqe.res < 0) return close_after_error(fd, c, -cqe.res);
+    if (cqe.res < 0) return close(fd, c, closes_after_error(c_, -cqe.res));
     if (c.peer_closed && c.owed() == 0) return close(fd, c, c_.closes_eof);
     send(fd, c);
     receive(fd, c);
@@ -290,10 +299,6 @@ class UringEchoServer {
       if (c.open && !c.closing) receive(fd, c);
     }
     starved_.clear();
-  }
-
-  void close_after_error(int fd, Connection& c, int error) {
-    close(fd, c, error == ECONNRESET || error == EPIPE ? c_.closes_reset : c_.closes_error);
   }
 
   // Counted now; the descriptor is closed once no request of it is in flight (shutdown makes a
@@ -320,13 +325,7 @@ class UringEchoServer {
   }
 
   void on_signals(const io_uring_cqe&) {
-    for (const int signal_number : signals_.take()) {
-      if (signal_number == SIGUSR1) {
-        ctx_.publish("signal");
-      } else {
-        stopping_ = true;
-      }
-    }
+    for (const int signal_number : signals_.take()) stopping_ |= ctx_.on_signal(signal_number);
     arm_signals();
   }
 

@@ -3,12 +3,20 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
+
+#include "common/backend_table.hpp"
 
 namespace muxbench::testing {
 
-inline const auto kAllBackends = ::testing::Values(
-    std::string("select"), std::string("poll"), std::string("epoll-lt"), std::string("epoll-et"),
-    std::string("asio"), std::string("uring-poll"), std::string("uring"));
+inline std::vector<std::string> all_backend_names() {
+  std::vector<std::string> names;
+  for (const auto& backend : kBackendTable) names.emplace_back(backend.name);
+  return names;
+}
+
+// Every backend of the table, in its order.
+inline const auto kAllBackends = ::testing::ValuesIn(all_backend_names());
 
 // gtest test names may not contain '-'.
 inline std::string backend_test_name(const ::testing::TestParamInfo<std::string>& info) {

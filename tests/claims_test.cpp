@@ -39,8 +39,8 @@ TEST_F(Claims, LevelTriggeredReportsAnUnreadFdAgainEdgeTriggeredOnce) {
   const auto& r = claims_["repeated_reports"];
   EXPECT_EQ(r["select"], r["calls"]);
   EXPECT_EQ(r["poll"], r["calls"]);
-  EXPECT_EQ(r["epoll_lt"], r["calls"]);
-  EXPECT_EQ(r["epoll_et"], 1);
+  EXPECT_EQ(r["epoll-lt"], r["calls"]);
+  EXPECT_EQ(r["epoll-et"], 1);
 }
 
 TEST_F(Claims, AnUndrainedEdgeTriggeredSocketStallsUntilNewData) {

@@ -2,7 +2,10 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
+#include <sstream>
 
+#include "common/backend_table.hpp"
 #include "common/subprocess.hpp"
 #include "tests/support/echo_server_process.hpp"
 #include "tests/support/usage.hpp"
@@ -49,10 +52,40 @@ TEST(EchoServerUsage, PortAlreadyInUse) {
 TEST(EchoServerUsage, HelpListsEveryBackendAndExitsZero) {
   const auto result = run_command({echo_server_path(), "--help"}, 10s);
   ASSERT_EQ(result.exit_code, 0);
-  for (const char* backend :
-       {"select", "poll", "epoll-lt", "epoll-et", "asio", "uring-poll", "uring"}) {
-    EXPECT_NE(result.out.find(backend), std::string::npos) << backend;
+  for (const auto& backend : kBackendTable) {
+    EXPECT_NE(result.out.find(backend.name), std::string::npos) << backend.name;
   }
+}
+
+TEST(EchoServerUsage, ListBackendsPrintsOneNamePerLineInTableOrder) {
+  const auto result = run_command({echo_server_path(), "--list-backends"}, 10s);
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(result.err, "");
+  std::istringstream lines(result.out);
+  std::string line;
+  for (const auto& backend : kBackendTable) {
+    ASSERT_TRUE(std::getline(lines, line)) << "missing " << backend.name;
+    EXPECT_EQ(line, backend.name);
+  }
+  EXPECT_FALSE(std::getline(lines, line)) << "unexpected line: " << line;
+}
+
+TEST(EchoServerUsage, ListBackendsAsJsonForMachines) {
+  const auto result = run_command({echo_server_path(), "--list-backends", "--json"}, 10s);
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const auto list = nlohmann::json::parse(result.out);
+  ASSERT_TRUE(list.is_array());
+  ASSERT_EQ(list.size(), kBackendTable.size());
+  for (std::size_t i = 0; i < kBackendTable.size(); ++i) {
+    EXPECT_EQ(list[i]["name"], kBackendTable[i].name);
+    EXPECT_EQ(list[i]["description"], kBackendTable[i].description);
+    EXPECT_EQ(list[i]["family"], to_string(kBackendTable[i].family));
+    EXPECT_EQ(list[i].size(), 3u) << list[i];
+  }
+}
+
+TEST(EchoServerUsage, JsonWithoutListBackends) {
+  expect_usage_error({"--backend", "poll", "--json"}, "--list-backends");
 }
 
 }  // namespace

@@ -97,7 +97,7 @@ TEST(WaitBench, RunsAndDerivesCsvAndTheTable) {
   const auto json = dir.path() / "micro.json";
   const auto result =
       run_command({MUXBENCH_WAIT_BENCH, "--benchmark_min_time=0.005",
-                   "--benchmark_filter=^(select|poll|epoll_lt)/socketpair/ready:1/"
+                   "--benchmark_filter=^(select|poll|epoll-lt)/socketpair/ready:1/"
                    "fds:(10|100|1000|1024|10000)/",
                    "--benchmark_out=" + json.string(), "--benchmark_out_format=json"},
                   120s);
