@@ -14,6 +14,7 @@
 #include <unordered_map>
 
 #include "loadgen/addresses.hpp"
+#include "loadgen/checked.hpp"
 
 namespace muxbench {
 namespace {
@@ -56,7 +57,9 @@ struct Pending {
 class Opener {
  public:
   Opener(const ConnectPlan& plan, std::size_t& source_cursor)
-      : plan_(plan), cursor_(source_cursor), epoll_fd_(::epoll_create1(EPOLL_CLOEXEC)) {}
+      : plan_(plan),
+        cursor_(source_cursor),
+        epoll_fd_(checked("epoll_create1", ::epoll_create1(EPOLL_CLOEXEC))) {}
   ~Opener() { ::close(epoll_fd_); }
 
   ConnectOutcome run(std::size_t count, const std::atomic<bool>& stop,
@@ -65,13 +68,13 @@ class Opener {
     std::size_t started = 0;  // connections begun (retries not counted)
     auto next_start = start;
     auto last_progress = start;
-    while (outcome_.fds.size() < count && outcome_.fatal.empty()) {
+    while (outcome_.fds.size() < count && !outcome_.fatal) {
       if (stop.load(std::memory_order_relaxed)) {
         outcome_.interrupted = true;
         break;
       }
       const auto now = Clock::now();
-      while (pending_.size() < plan_.window && outcome_.fatal.empty()) {
+      while (pending_.size() < plan_.window && !outcome_.fatal) {
         if (plan_.rate && now < next_start) break;
         Attempt attempt{};
         if (!retry_.empty() && retry_.front().not_before <= now) {
@@ -85,7 +88,7 @@ class Opener {
         if (plan_.rate) next_start += std::chrono::nanoseconds(std::llround(1e9 / *plan_.rate));
         start_attempt(attempt, now);
       }
-      if (outcome_.fds.size() >= count || !outcome_.fatal.empty()) break;
+      if (outcome_.fds.size() >= count || outcome_.fatal) break;
       wait_for_completions();
       expire(Clock::now());
       if (progress && Clock::now() - last_progress >= std::chrono::seconds(1)) {
@@ -103,45 +106,50 @@ class Opener {
     ++attempt.attempts;
     const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) return failed(attempt, errno, now);
+    const int connected = begin_connect(fd);
+    if (connected == 0) {
+      outcome_.fds.push_back(fd);
+    } else if (connected == EINPROGRESS) {
+      pending_.emplace(fd, Pending{attempt, now + plan_.attempt_timeout});
+    } else {
+      ::close(fd);
+      failed(attempt, connected, now);
+    }
+  }
+
+  // Options, source address, connect; a connect in progress is watched for completion. Returns
+  // 0 (connected), EINPROGRESS (watched) or the errno of the step that failed.
+  int begin_connect(int fd) {
     const int one = 1;
-    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0) return errno;
     if (!plan_.sources.empty()) {
-      ::setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+      if (::setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one) != 0)
+        return errno;
       sockaddr_in source{};
       source.sin_family = AF_INET;
       source.sin_addr = plan_.sources[cursor_++ % plan_.sources.size()];
-      if (::bind(fd, reinterpret_cast<const sockaddr*>(&source), sizeof source) != 0) {
-        const int error = errno;
-        ::close(fd);
-        return failed(attempt, error, now);
-      }
+      if (::bind(fd, reinterpret_cast<const sockaddr*>(&source), sizeof source) != 0) return errno;
     }
-    if (::connect(fd, reinterpret_cast<const sockaddr*>(&plan_.target), sizeof plan_.target) == 0) {
-      outcome_.fds.push_back(fd);
-      return;
-    }
-    if (errno != EINPROGRESS) {
-      const int error = errno;
-      ::close(fd);
-      return failed(attempt, error, now);
-    }
+    if (::connect(fd, reinterpret_cast<const sockaddr*>(&plan_.target), sizeof plan_.target) == 0)
+      return 0;
+    if (errno != EINPROGRESS) return errno;
     epoll_event event{};
     event.events = EPOLLOUT;
     event.data.fd = fd;
-    ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event);
-    pending_.emplace(fd, Pending{attempt, now + plan_.attempt_timeout});
+    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event) != 0) return errno;
+    return EINPROGRESS;
   }
 
   void wait_for_completions() {
     epoll_event events[256];
     const int timeout_ms = pending_.empty() ? 1 : 10;
-    const int n = ::epoll_wait(epoll_fd_, events, 256, timeout_ms);
+    const int n = checked_wait("epoll_wait", ::epoll_wait(epoll_fd_, events, 256, timeout_ms));
     for (int i = 0; i < n; ++i) {
       const int fd = events[i].data.fd;
       int error = 0;
       socklen_t length = sizeof error;
-      ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length);
-      ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+      if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) != 0) error = errno;
+      checked("epoll_ctl(DEL)", ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr));
       const Attempt attempt = pending_.at(fd).attempt;
       pending_.erase(fd);
       if (error == 0) {

@@ -27,7 +27,7 @@ struct ConnectOutcome {
   std::vector<int> fds;  // non-blocking, TCP_NODELAY; the caller owns them
   std::size_t retries = 0;
   std::map<std::string, std::size_t> failures;  // category -> attempts that failed with it
-  std::string fatal;  // non-empty: a connection failed for good and opening stopped
+  std::optional<std::string> fatal;             // a connection failed for good and opening stopped
   bool interrupted = false;
   double seconds = 0;
 };
@@ -36,7 +36,8 @@ struct ConnectOutcome {
 // the source addresses round-robin (IP_BIND_ADDRESS_NO_PORT, so the port is chosen at connect
 // time per destination and each address brings its own ephemeral ports). A failed attempt is
 // retried up to max_attempts; a connection that still fails stops the whole opening.
-// `source_cursor` carries the round-robin position across calls.
+// `source_cursor` carries the round-robin position across calls. Throws std::system_error when
+// epoll itself fails.
 ConnectOutcome open_connections(const ConnectPlan& plan, std::size_t count,
                                 std::size_t& source_cursor, const std::atomic<bool>& stop,
                                 const std::function<void(std::size_t opened)>& progress);

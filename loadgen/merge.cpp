@@ -11,113 +11,105 @@
 namespace muxbench {
 namespace {
 
-using Json = nlohmann::json;
+// An optional sum that appears once some report has a value.
+void add(std::optional<double>& into, const std::optional<double>& value) {
+  if (value) into = into.value_or(0) + *value;
+}
 
-double number(const Json& value) { return value.is_number() ? value.get<double>() : 0.0; }
+template <class Merged, class Connections>
+void add_connections(Merged& into, const Connections& from) {
+  into.requested += static_cast<double>(from.requested);
+  into.opened += static_cast<double>(from.opened);
+  into.open_seconds = std::max(into.open_seconds, from.open_seconds);
+}
 
-void add(Json& into, const Json& from, const char* key) {
-  if (!from.contains(key) || from[key].is_null()) return;
-  into[key] = number(into.value(key, Json(0))) + number(from[key]);
+void add(MergedConnections& into, const ConnectionsRecord& from) {
+  add_connections(into.idle, from.idle);
+  into.idle.alive_at_end.add(from.idle.alive_at_end);
+  add_connections(into.active, from.active);
+  into.active.lost.add(from.active.lost);
+  into.retries += static_cast<double>(from.retries);
+  for (const auto& [category, count] : from.failures) {
+    into.failures[category] += static_cast<double>(count);
+  }
+}
+
+void add(MergedMeasurement& into, const Measurement& from) {
+  into.window.seconds = std::max(into.window.seconds, from.window.seconds);
+  MergedThroughput& t = into.throughput;
+  t.messages += static_cast<double>(from.throughput.messages);
+  t.messages_per_s += from.throughput.messages_per_s;
+  t.mb_per_s += from.throughput.mb_per_s;
+  add(t.sent_per_s, from.throughput.sent_per_s);
+  add(t.requested_rate, from.throughput.requested_rate);
+  MergedErrors& e = into.errors;
+  e.mismatches += static_cast<double>(from.errors.mismatches);
+  e.unexpected_bytes += static_cast<double>(from.errors.unexpected_bytes);
+  e.lost_connections += static_cast<double>(from.errors.lost_connections);
+  e.unanswered += static_cast<double>(from.errors.unanswered);
+  e.total += static_cast<double>(from.errors.total);
+  MergedGenerator& g = into.generator;
+  g.bound = g.bound || from.generator.bound;
+  g.fell_behind = g.fell_behind || from.generator.fell_behind;
+  g.busiest_cpu_share = std::max(g.busiest_cpu_share, from.generator.busiest_cpu_share);
+  g.work_share = std::max(g.work_share, from.generator.work_share);
+  g.process_cpu_s += from.generator.process_cpu_s;
+  g.threads += from.generator.threads;
+}
+
+MergedReport start_merge(const LoadgenReport& first) {
+  MergedReport merged;
+  merged.environment = first.environment;
+  merged.config = first.config;
+  merged.config.target.clear();
+  merged.config.idle = 0;
+  merged.config.active = 0;
+  return merged;
+}
+
+// The first status that is not ok wins.
+void add_generator(MergedReport& merged, const LoadgenReport& r, std::size_t index) {
+  merged.config.target += (index ? "," : "") + r.config.target;
+  merged.config.idle += r.config.idle;
+  merged.config.active += r.config.active;
+  add(merged.connections, r.connections);
+  for (const auto& problem : r.problems) {
+    merged.problems.push_back(
+        fmt::format("generator {} ({}): {}", index + 1, r.config.target, problem));
+  }
+  if (merged.status == LoadgenStatus::ok) merged.status = r.status;
+  LoadgenReport& kept = merged.generators.emplace_back(r);
+  kept.histogram.reset();  // merged below; keeps the merged report small
 }
 
 }  // namespace
 
-Json merge_reports(const std::vector<Json>& reports) {
+MergedReport merge_reports(const std::vector<LoadgenReport>& reports) {
   if (reports.empty()) throw std::invalid_argument("no reports to merge");
-  for (const auto& r : reports) {
-    if (!r.is_object() || r.value("kind", "") != "loadgen-report") {
-      throw std::invalid_argument("not a loadgen report (kind loadgen-report)");
-    }
-  }
-  Json merged = {{"schema_version", 1},
-                 {"kind", "loadgen-merged-report"},
-                 {"environment", reports.front()["environment"]}};
-  Json config = reports.front()["config"];
-  config["target"] = "";
-  config["idle"] = 0;
-  config["active"] = 0;
+  MergedReport merged = start_merge(reports.front());
+  MergedMeasurement measured;
+  bool any_measured = false;
   LatencyHistogram latency;
-  Json connections = {
-      {"idle", {{"requested", 0}, {"opened", 0}, {"alive_at_end", 0}, {"open_seconds", 0.0}}},
-      {"active", {{"requested", 0}, {"opened", 0}, {"lost", 0}, {"open_seconds", 0.0}}},
-      {"retries", 0},
-      {"failures", Json::object()}};
-  Json throughput = Json::object(), errors = Json::object();
-  Json generator = {{"bound", false},    {"fell_behind", false}, {"busiest_cpu_share", 0.0},
-                    {"work_share", 0.0}, {"process_cpu_s", 0.0}, {"threads", 0}};
-  Json problems = Json::array(), generators = Json::array();
-  std::string status = "ok";
-  double window = 0;
   for (std::size_t i = 0; i < reports.size(); ++i) {
-    const Json& r = reports[i];
-    const std::string target = r["config"]["target"];
-    config["target"] = config["target"].get<std::string>() + (i ? "," : "") + target;
-    config["idle"] = config["idle"].get<std::uint64_t>() + r["config"]["idle"].get<std::uint64_t>();
-    config["active"] =
-        config["active"].get<std::uint64_t>() + r["config"]["active"].get<std::uint64_t>();
-    for (const char* kind : {"idle", "active"}) {
-      const Json& from = r["connections"][kind];
-      Json& into = connections[kind];
-      for (const char* key : {"requested", "opened", "alive_at_end", "lost"}) {
-        if (into.contains(key)) add(into, from, key);
-      }
-      into["open_seconds"] = std::max(number(into["open_seconds"]), number(from["open_seconds"]));
-    }
-    add(connections, r["connections"], "retries");
-    const Json failures = r["connections"].value("failures", Json::object());  // kept alive
-    for (const auto& [category, count] : failures.items()) {
-      connections["failures"][category] =
-          number(connections["failures"].value(category, Json(0))) + number(count);
-    }
-    if (r.contains("histogram")) latency.merge(LatencyHistogram::decode(r["histogram"]));
-    if (r.contains("throughput")) {
-      for (const char* key :
-           {"messages", "messages_per_s", "mb_per_s", "sent_per_s", "requested_rate"}) {
-        add(throughput, r["throughput"], key);
-      }
-      window = std::max(window, number(r["window"]["seconds"]));
-    }
-    if (r.contains("errors")) {
-      for (const auto& [key, value] : r["errors"].items()) add(errors, r["errors"], key.c_str());
-    }
-    if (r.contains("generator")) {
-      const Json& g = r["generator"];
-      generator["bound"] = generator["bound"].get<bool>() || g.value("bound", false);
-      generator["fell_behind"] =
-          generator["fell_behind"].get<bool>() || g.value("fell_behind", false);
-      for (const char* key : {"busiest_cpu_share", "work_share"}) {
-        generator[key] = std::max(number(generator[key]), number(g.value(key, Json(0))));
-      }
-      add(generator, g, "process_cpu_s");
-      add(generator, g, "threads");
-    }
-    for (const auto& problem : r.value("problems", Json::array())) {
-      problems.push_back(
-          fmt::format("generator {} ({}): {}", i + 1, target, problem.get<std::string>()));
-    }
-    const std::string own = r.value("status", "ok");
-    for (const char* worse : {"connect_failed", "interrupted", "errors"}) {
-      if (own == worse && status == "ok") status = own;
-    }
-    Json kept = r;
-    kept.erase("histogram");  // merged above; keeps the merged report small
-    generators.push_back(kept);
+    const LoadgenReport& r = reports[i];
+    add_generator(merged, r, i);
+    if (r.histogram) latency.merge(*r.histogram);
+    if (r.measured) add(measured, *r.measured);
+    any_measured = any_measured || r.measured;
   }
-  merged["config"] = config;
-  merged["connections"] = connections;
-  merged["status"] = status;
-  merged["problems"] = problems;
-  if (!throughput.empty()) {
-    merged["window"] = {{"seconds", window}, {"interrupted", status == "interrupted"}};
-    merged["throughput"] = throughput;
-    merged["latency_ns"] = latency_summary(latency);
-    merged["send_lateness_ns"] = nullptr;  // per generator, in "generators"
-    merged["errors"] = errors;
-    merged["generator"] = generator;
-    merged["histogram"] = latency.encode();
+  if (any_measured) {
+    measured.window.interrupted = merged.status == LoadgenStatus::interrupted;
+    measured.latency_ns = latency_summary(latency);
+    merged.measured = measured;
+    merged.histogram = latency;
   }
-  merged["generators"] = generators;
   return merged;
+}
+
+nlohmann::json merge_reports(const std::vector<nlohmann::json>& reports) {
+  std::vector<LoadgenReport> typed;
+  for (const auto& report : reports) typed.push_back(report.get<LoadgenReport>());
+  return merge_reports(typed);
 }
 
 }  // namespace muxbench

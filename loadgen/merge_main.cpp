@@ -10,8 +10,26 @@
 #include "loadgen/merge.hpp"
 #include "loadgen/report.hpp"
 
+namespace {
+
+using namespace muxbench;
+
+void write_outputs(const MergedReport& merged, const std::string& json_path,
+                   const std::string& csv_path, const std::string& hdr_path) {
+  if (json_path == "-") {
+    fmt::print("{}\n", nlohmann::json(merged).dump(2));
+  } else if (!json_path.empty()) {
+    write_file_atomically(json_path, nlohmann::json(merged).dump(2) + "\n");
+  }
+  if (!csv_path.empty())
+    write_file_atomically(csv_path, loadgen_csv_header() + loadgen_csv_row(merged));
+  if (!hdr_path.empty() && merged.histogram)
+    write_file_atomically(hdr_path, merged.histogram->percentile_distribution());
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
-  using namespace muxbench;
   CLI::App app{
       "Merges loadgen JSON reports from generators that loaded one server at the same "
       "time: histograms merged exactly, counters and throughput summed, each "
@@ -27,31 +45,22 @@ int main(int argc, char** argv) {
   app.add_flag("--quiet", quiet, "no summary");
   if (const auto exit_code = parse_command_line(app, argc, argv, "loadgen-merge"))
     return *exit_code;
-  std::vector<nlohmann::json> reports;
+  std::vector<nlohmann::json> files;
   for (const auto& path : inputs) {
     std::ifstream in(path);
-    auto report = nlohmann::json::parse(in, nullptr, false);
-    if (report.is_discarded()) {
+    files.push_back(nlohmann::json::parse(in, nullptr, false));
+    if (files.back().is_discarded()) {
       fmt::print(stderr, "loadgen-merge: {} is not JSON\n", path);
       return kExitUsage;
     }
-    reports.push_back(std::move(report));
   }
   try {
-    const auto merged = merge_reports(reports);
-    if (json_path == "-") {
-      fmt::print("{}\n", merged.dump(2));
-    } else if (!json_path.empty()) {
-      write_file_atomically(json_path, merged.dump(2) + "\n");
-    }
-    if (!csv_path.empty())
-      write_file_atomically(csv_path, loadgen_csv_header() + loadgen_csv_row(merged));
-    if (!hdr_path.empty() && merged.contains("histogram")) {
-      write_file_atomically(
-          hdr_path, LatencyHistogram::decode(merged["histogram"]).percentile_distribution());
-    }
+    std::vector<LoadgenReport> reports;
+    for (const auto& file : files) reports.push_back(file.get<LoadgenReport>());
+    const MergedReport merged = merge_reports(reports);
+    write_outputs(merged, json_path, csv_path, hdr_path);
     if (!quiet && json_path != "-") fmt::print("{}", loadgen_summary_text(merged));
-    return merged["status"] == "ok" ? 0 : 1;
+    return merged.status == LoadgenStatus::ok ? 0 : 1;
   } catch (const std::exception& error) {
     fmt::print(stderr, "loadgen-merge: {}\n", error.what());
     return kExitUsage;

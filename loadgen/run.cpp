@@ -2,15 +2,15 @@
 
 #include <fmt/format.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <fstream>
-#include <map>
 #include <memory>
+#include <optional>
 #include <thread>
 
 #include "common/atomic_file.hpp"
@@ -18,9 +18,11 @@
 #include "common/cpu_affinity.hpp"
 #include "common/environment.hpp"
 #include "common/fd_limit.hpp"
+#include "common/stop_flag.hpp"
 #include "common/usage_error.hpp"
 #include "loadgen/addresses.hpp"
 #include "loadgen/connector.hpp"
+#include "loadgen/measurement.hpp"
 #include "loadgen/report.hpp"
 #include "loadgen/worker.hpp"
 
@@ -28,13 +30,6 @@ namespace muxbench {
 namespace {
 
 constexpr std::uint64_t kSpareDescriptors = 32;  // stdio, epoll sets, report files
-constexpr double kSaturatedShare = 0.9;
-
-std::atomic<bool> g_stop{false};
-
-extern "C" void on_stop_signal(int) {
-  if (g_stop.exchange(true)) ::_exit(kExitInterrupted);  // a second Ctrl-C: leave at once
-}
 
 std::uint64_t ephemeral_ports() {
   std::ifstream range("/proc/sys/net/ipv4/ip_local_port_range");
@@ -104,145 +99,140 @@ class Progress {
   bool shown_ = false;
 };
 
-nlohmann::json config_json(const LoadgenConfig& c) {
-  nlohmann::json sources = nlohmann::json::array();
-  for (const auto& address : c.source_ips) sources.push_back(to_string(address));
-  std::string cpus;
-  for (const int cpu : c.cpus) cpus += fmt::format("{}{}", cpus.empty() ? "" : " ", cpu);
-  return {
-      {"target", to_string(c.target)},
-      {"idle", c.idle},
-      {"active", c.active},
-      {"size", c.size},
-      {"mode", c.rate ? "open" : "closed"},
-      {"depth", c.rate ? nlohmann::json(nullptr) : nlohmann::json(c.depth)},
-      {"rate", c.rate ? nlohmann::json(*c.rate) : nlohmann::json(nullptr)},
-      {"duration_s", std::chrono::duration<double>(c.duration).count()},
-      {"warmup_s", std::chrono::duration<double>(c.warmup).count()},
-      {"drain_timeout_s", std::chrono::duration<double>(c.drain_timeout).count()},
-      {"source_ips", sources},
-      {"connect_rate", c.connect_rate ? nlohmann::json(*c.connect_rate) : nlohmann::json(nullptr)},
-      {"threads", c.threads},
-      {"cpus", c.cpus},
-      {"cpus_text", cpus},
-      {"busy_poll", c.busy_poll},
-      {"signal_pid", c.signal_pid ? nlohmann::json(*c.signal_pid) : nlohmann::json(nullptr)},
-      {"start_at_unix_ns",
-       c.start_at_unix_ns ? nlohmann::json(*c.start_at_unix_ns) : nlohmann::json(nullptr)}};
+LoadgenConfigRecord config_record(const LoadgenConfig& c) {
+  LoadgenConfigRecord r;
+  r.target = to_string(c.target);
+  r.idle = c.idle;
+  r.active = c.active;
+  r.size = c.size;
+  r.mode = c.rate ? LoadMode::open : LoadMode::closed;
+  if (!c.rate) r.depth = c.depth;
+  r.rate = c.rate;
+  r.duration_s = std::chrono::duration<double>(c.duration).count();
+  r.warmup_s = std::chrono::duration<double>(c.warmup).count();
+  r.drain_timeout_s = std::chrono::duration<double>(c.drain_timeout).count();
+  for (const auto& address : c.source_ips) r.source_ips.push_back(to_string(address));
+  r.connect_rate = c.connect_rate;
+  r.threads = c.threads;
+  r.cpus = c.cpus;
+  for (const int cpu : c.cpus)
+    r.cpus_text += fmt::format("{}{}", r.cpus_text.empty() ? "" : " ", cpu);
+  r.busy_poll = c.busy_poll;
+  r.signal_pid = c.signal_pid;
+  r.start_at_unix_ns = c.start_at_unix_ns;
+  return r;
 }
 
-nlohmann::json failures_json(const ConnectOutcome& a, const ConnectOutcome& b) {
-  nlohmann::json failures = nlohmann::json::object();
-  for (const auto* outcome : {&a, &b}) {
-    for (const auto& [category, count] : outcome->failures) {
-      failures[category] = failures.value(category, std::size_t{0}) + count;
-    }
-  }
-  return failures;
-}
+// The idle connections, then the active ones (not tried once opening the idle ones stopped).
+struct OpenedConnections {
+  ConnectOutcome idle;
+  ConnectOutcome active;
 
-void write_outputs(const LoadgenConfig& config, const nlohmann::json& report,
-                   const LatencyHistogram& latency) {
-  if (config.json_path == "-") {
-    std::fputs((report.dump(2) + "\n").c_str(), stdout);
-    std::fflush(stdout);
-  } else if (config.json_path) {
-    write_file_atomically(*config.json_path, report.dump(2) + "\n");
-  }
-  if (config.csv_path) {
-    write_file_atomically(*config.csv_path, loadgen_csv_header() + loadgen_csv_row(report));
-  }
-  if (config.hdr_path) write_file_atomically(*config.hdr_path, latency.percentile_distribution());
-}
+  const std::optional<std::string>& error() const { return idle.fatal ? idle.fatal : active.fatal; }
+  bool complete() const { return !error() && !idle.interrupted && !active.interrupted; }
+};
 
-}  // namespace
-
-int run_loadgen(const LoadgenConfig& config) {
-  const FdLimit limit = raise_fd_limit_to_hard();
-  refuse_beyond_limits(config, limit);
-  const double cpu_at_start = cpu_seconds(RUSAGE_SELF).total();
-
-  struct sigaction action {};
-  action.sa_handler = on_stop_signal;
-  sigemptyset(&action.sa_mask);
-  ::sigaction(SIGINT, &action, nullptr);
-  ::sigaction(SIGTERM, &action, nullptr);
-  ::signal(SIGPIPE, SIG_IGN);
-
-  // The main thread shares the generator's CPUs, never the server's; the workers check the CPUs.
-  if (!config.cpus.empty()) pin_to_cpus(config.cpus);
-
-  const auto total = config.warmup + config.duration;
-  Progress progress(!config.quiet && total > std::chrono::seconds(2));
-  nlohmann::json report = {{"schema_version", 1},
-                           {"kind", "loadgen-report"},
-                           {"config", config_json(config)},
-                           {"environment", describe_environment()}};
-  nlohmann::json problems = nlohmann::json::array();
-
+OpenedConnections open_all(const LoadgenConfig& config, Progress& progress) {
   ConnectPlan plan;
   plan.target = config.target;
   plan.sources = config.source_ips;
   plan.rate = config.connect_rate;
   std::size_t source_cursor = 0;
-  const auto open_with_progress = [&](std::uint64_t count, const char* kind) {
-    return open_connections(plan, count, source_cursor, g_stop, [&](std::size_t opened) {
+  const auto open = [&](std::uint64_t count, const char* kind) {
+    return open_connections(plan, count, source_cursor, stop_requested(), [&](std::size_t opened) {
       progress.line(fmt::format("loadgen: opening {} connections {}/{}", kind, opened, count));
     });
   };
-  ConnectOutcome idle = open_with_progress(config.idle, "idle");
-  ConnectOutcome active;
-  if (idle.fatal.empty() && !idle.interrupted) active = open_with_progress(config.active, "active");
-  report["connections"] = {
-      {"idle",
-       {{"requested", config.idle},
-        {"opened", idle.fds.size()},
-        {"open_seconds", idle.seconds},
-        {"alive_at_end", nullptr}}},
-      {"active",
-       {{"requested", config.active},
-        {"opened", active.fds.size()},
-        {"open_seconds", active.seconds},
-        {"lost", nullptr}}},
-      {"retries", idle.retries + active.retries},
-      {"failures", failures_json(idle, active)},
-      {"fd_limit", {{"soft", limit.soft}, {"hard", limit.hard}}},
-  };
-  const std::string connect_error = !idle.fatal.empty() ? idle.fatal : active.fatal;
-  if (!connect_error.empty() || idle.interrupted || active.interrupted) {
-    progress.done();
-    close_all(idle.fds);
-    close_all(active.fds);
-    const bool interrupted = connect_error.empty();
-    report["status"] = interrupted ? "interrupted" : "connect_failed";
-    if (!interrupted) problems.push_back(connect_error);
-    report["problems"] = problems;
-    write_outputs(config, report, LatencyHistogram{});
-    if (!interrupted) fmt::print(stderr, "loadgen: {}\n", connect_error);
-    return interrupted ? kExitInterrupted : 1;
-  }
+  OpenedConnections opened;
+  opened.idle = open(config.idle, "idle");
+  if (!opened.idle.fatal && !opened.idle.interrupted) opened.active = open(config.active, "active");
+  return opened;
+}
 
-  // Active connections go round-robin to the workers; global ids stay ascending per worker.
-  const auto threads =
-      static_cast<unsigned>(std::min<std::uint64_t>(config.threads, active.fds.size()));
-  std::vector<std::unique_ptr<Worker>> workers;
-  for (unsigned t = 0; t < threads; ++t) {
-    WorkerPlan worker_plan;
-    for (std::size_t i = t; i < active.fds.size(); i += threads) {
-      worker_plan.fds.push_back(active.fds[i]);
-      worker_plan.ids.push_back(static_cast<std::uint32_t>(i));
-    }
-    worker_plan.total_active = static_cast<std::uint32_t>(active.fds.size());
-    worker_plan.message_size = config.size;
-    worker_plan.depth = config.depth;
-    worker_plan.rate = config.rate;
-    worker_plan.busy_poll = config.busy_poll;
-    worker_plan.report_progress = progress.enabled();
-    if (!config.cpus.empty()) worker_plan.cpu = config.cpus[t % config.cpus.size()];
-    workers.push_back(std::make_unique<Worker>(std::move(worker_plan)));
+ConnectionsRecord connections_record(const LoadgenConfig& config, const FdLimit& limit,
+                                     const OpenedConnections& opened) {
+  ConnectionsRecord r;
+  r.idle = {.requested = config.idle,
+            .opened = opened.idle.fds.size(),
+            .open_seconds = opened.idle.seconds,
+            .alive_at_end = std::nullopt};
+  r.active = {.requested = config.active,
+              .opened = opened.active.fds.size(),
+              .open_seconds = opened.active.seconds,
+              .lost = std::nullopt};
+  r.retries = opened.idle.retries + opened.active.retries;
+  for (const auto* outcome : {&opened.idle, &opened.active}) {
+    for (const auto& [category, count] : outcome->failures) r.failures[category] += count;
   }
-  // The clock starts once every worker exists (registering many connections takes time) and
-  // leaves the threads a moment to reach their loops; or at the agreed --start-at time.
+  r.fd_limit = limit;
+  return r;
+}
+
+int exit_code(LoadgenStatus status) {
+  switch (status) {
+    case LoadgenStatus::ok:
+      return 0;
+    case LoadgenStatus::interrupted:
+      return kExitInterrupted;
+    case LoadgenStatus::errors:
+    case LoadgenStatus::connect_failed:
+      break;
+  }
+  return 1;
+}
+
+void write_outputs(const LoadgenConfig& config, const LoadgenReport& report) {
+  if (config.json_path == "-") {
+    std::fputs((nlohmann::json(report).dump(2) + "\n").c_str(), stdout);
+    std::fflush(stdout);
+  } else if (config.json_path) {
+    write_file_atomically(*config.json_path, nlohmann::json(report).dump(2) + "\n");
+  }
+  if (config.csv_path) {
+    write_file_atomically(*config.csv_path, loadgen_csv_header() + loadgen_csv_row(report));
+  }
+  if (config.hdr_path) {
+    write_file_atomically(*config.hdr_path,
+                          report.histogram.value_or(LatencyHistogram{}).percentile_distribution());
+  }
+}
+
+// Opening the connections failed or was interrupted: a report without a window.
+int report_unmeasured(const LoadgenConfig& config, LoadgenReport& report,
+                      const std::optional<std::string>& connect_error) {
+  report.status = connect_error ? LoadgenStatus::connect_failed : LoadgenStatus::interrupted;
+  if (connect_error) report.problems.push_back(*connect_error);
+  write_outputs(config, report);
+  if (connect_error) fmt::print(stderr, "loadgen: {}\n", *connect_error);
+  return exit_code(report.status);
+}
+
+// Active connections go round-robin to the workers; global ids stay ascending per worker.
+Workers make_workers(const LoadgenConfig& config, const std::vector<int>& active,
+                     bool report_progress) {
+  const auto threads =
+      static_cast<unsigned>(std::min<std::uint64_t>(config.threads, active.size()));
+  Workers workers;
+  for (unsigned t = 0; t < threads; ++t) {
+    WorkerPlan plan;
+    for (std::size_t i = t; i < active.size(); i += threads) {
+      plan.connections.push_back({active[i], static_cast<std::uint32_t>(i)});
+    }
+    plan.total_active = static_cast<std::uint32_t>(active.size());
+    plan.message_size = config.size;
+    plan.depth = config.depth;
+    plan.rate = config.rate;
+    plan.busy_poll = config.busy_poll;
+    plan.report_progress = report_progress;
+    if (!config.cpus.empty()) plan.cpu = config.cpus[t % config.cpus.size()];
+    workers.push_back(std::make_unique<Worker>(std::move(plan)));
+  }
+  return workers;
+}
+
+// The clock starts once every worker exists (registering many connections takes time) and
+// leaves the threads a moment to reach their loops; or at the agreed --start-at time.
+Schedule make_schedule(const LoadgenConfig& config, std::vector<std::string>& problems) {
   std::int64_t start = monotonic_ns() + 20'000'000;
   if (config.start_at_unix_ns) {
     const std::int64_t wall_now = std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -258,174 +248,138 @@ int run_loadgen(const LoadgenConfig& config) {
       start = monotonic_ns() + (*config.start_at_unix_ns - wall_now);
     }
   }
-  const Schedule schedule{start, start + config.warmup.count(),
-                          start + config.warmup.count() + config.duration.count(),
-                          start + total.count() + config.drain_timeout.count()};
-  std::vector<std::thread> running;
-  for (auto& worker : workers) {
-    worker->set_schedule(schedule);
-    running.emplace_back([&worker] { worker->run(g_stop); });
+  const std::int64_t measure_start = start + config.warmup.count();
+  const std::int64_t measure_end = measure_start + config.duration.count();
+  return {start, measure_start, measure_end, measure_end + config.drain_timeout.count()};
+}
+
+// The main thread's part while the workers run: it signals the window's edges to the server
+// (sleeping until each edge exactly) and draws the progress line.
+class WindowWatch {
+ public:
+  WindowWatch(const LoadgenConfig& config, const Schedule& schedule, const Workers& workers,
+              Progress& progress, const OpenedConnections& opened)
+      : config_(config),
+        schedule_(schedule),
+        workers_(workers),
+        progress_(progress),
+        idle_(opened.idle.fds.size()),
+        active_(opened.active.fds.size()),
+        last_tick_(schedule.start_ns) {}
+
+  void run() {
+    for (;;) {
+      const std::int64_t now = monotonic_ns();
+      const bool over = now >= schedule_.measure_end_ns || stop_requested().load();
+      signal_edges(now, over);
+      if (over) return;
+      if (progress_.enabled() && now - last_tick_ >= 1'000'000'000) draw(now);
+      // Never in the past: a main thread that spins steals the worker's CPU. EINTR: loop again.
+      sleep_until_ns(std::max(next_wake(now), now + 1'000'000));
+    }
   }
 
-  // The main thread signals the window's edges to the server (sleeping until each edge exactly)
-  // and draws the progress line.
-  bool signalled_start = false, signalled_end = false;
-  std::uint64_t last_received = 0;
-  std::int64_t last_tick = start;
-  const auto received = [&] {
-    std::uint64_t sum = 0;
-    for (const auto& worker : workers)
-      sum += worker->progress_received.load(std::memory_order_relaxed);
-    return sum;
-  };
-  for (;;) {
-    const std::int64_t now = monotonic_ns();
-    if (config.signal_pid && !signalled_start && now >= schedule.measure_start_ns) {
-      ::kill(*config.signal_pid, SIGUSR1);
-      signalled_start = true;
+ private:
+  void signal_edges(std::int64_t now, bool over) {
+    if (!config_.signal_pid) return;
+    if (!signalled_start_ && now >= schedule_.measure_start_ns) {
+      ::kill(*config_.signal_pid, SIGUSR1);
+      signalled_start_ = true;
     }
-    const bool window_over = now >= schedule.measure_end_ns || g_stop.load();
-    if (config.signal_pid && signalled_start && !signalled_end && window_over) {
-      ::kill(*config.signal_pid, SIGUSR1);
-      signalled_end = true;
+    if (signalled_start_ && !signalled_end_ && over) {
+      ::kill(*config_.signal_pid, SIGUSR1);
+      signalled_end_ = true;
     }
-    if (window_over) break;
-    if (progress.enabled() && now - last_tick >= 1'000'000'000) {
-      const std::uint64_t total_received = received();
-      std::uint64_t p99 = 0;
-      for (const auto& worker : workers) p99 = std::max(p99, worker->progress_p99_ns.load());
-      const double elapsed = static_cast<double>(now - start) / 1e9;
-      progress.line(fmt::format(
-          "loadgen: [{:5.1f}s / {:.1f}s] {} | {} idle + {} active | {:.0f} msg/s | p99 {:.1f}us",
-          elapsed, std::chrono::duration<double>(total).count(),
-          now < schedule.measure_start_ns ? "warming up" : "measuring", idle.fds.size(),
-          active.fds.size(),
-          static_cast<double>(total_received - last_received) /
-              (static_cast<double>(now - last_tick) / 1e9),
-          static_cast<double>(p99) / 1e3));
-      last_received = total_received;
-      last_tick = now;
-    }
-    // Wake at the next window edge or progress tick, and at least every 100 ms for Ctrl-C. Never
-    // in the past: a main thread that spins steals the worker's CPU.
-    std::int64_t wake = std::min(now + 100'000'000, signalled_start || !config.signal_pid
-                                                        ? schedule.measure_end_ns
-                                                        : schedule.measure_start_ns);
-    if (progress.enabled()) wake = std::min(wake, last_tick + 1'000'000'000);
-    sleep_until_ns(std::max(wake, now + 1'000'000));  // EINTR: loop again
   }
-  for (auto& thread : running) thread.join();
+
+  // The next window edge or progress tick, and at least every 100 ms for Ctrl-C.
+  std::int64_t next_wake(std::int64_t now) const {
+    std::int64_t wake = std::min(now + 100'000'000, signalled_start_ || !config_.signal_pid
+                                                        ? schedule_.measure_end_ns
+                                                        : schedule_.measure_start_ns);
+    if (progress_.enabled()) wake = std::min(wake, last_tick_ + 1'000'000'000);
+    return wake;
+  }
+
+  void draw(std::int64_t now) {
+    std::uint64_t received = 0, p99 = 0;
+    for (const auto& worker : workers_) {
+      received += worker->progress_received.load(std::memory_order_relaxed);
+      p99 = std::max(p99, worker->progress_p99_ns.load());
+    }
+    const auto total = config_.warmup + config_.duration;
+    progress_.line(fmt::format(
+        "loadgen: [{:5.1f}s / {:.1f}s] {} | {} idle + {} active | {:.0f} msg/s | p99 {:.1f}us",
+        static_cast<double>(now - schedule_.start_ns) / 1e9,
+        std::chrono::duration<double>(total).count(),
+        now < schedule_.measure_start_ns ? "warming up" : "measuring", idle_, active_,
+        static_cast<double>(received - last_received_) /
+            (static_cast<double>(now - last_tick_) / 1e9),
+        static_cast<double>(p99) / 1e3));
+    last_received_ = received;
+    last_tick_ = now;
+  }
+
+  const LoadgenConfig& config_;
+  const Schedule& schedule_;
+  const Workers& workers_;
+  Progress& progress_;
+  std::size_t idle_, active_;
+  bool signalled_start_ = false, signalled_end_ = false;
+  std::uint64_t last_received_ = 0;
+  std::int64_t last_tick_;
+};
+
+void run_workers(const LoadgenConfig& config, const Schedule& schedule, const Workers& workers,
+                 Progress& progress, const OpenedConnections& opened) {
+  std::vector<std::jthread> running;  // joined when this returns
+  for (const auto& worker : workers) {
+    running.emplace_back([&worker, &schedule] { worker->run(schedule, stop_requested()); });
+  }
+  WindowWatch(config, schedule, workers, progress, opened).run();
+}
+
+}  // namespace
+
+int run_loadgen(const LoadgenConfig& config) {
+  const FdLimit limit = raise_fd_limit_to_hard();
+  refuse_beyond_limits(config, limit);
+  const double cpu_at_start = cpu_seconds(RUSAGE_SELF).total();
+  install_stop_handlers();
+  ::signal(SIGPIPE, SIG_IGN);
+  // The main thread shares the generator's CPUs, never the server's; the workers check the CPUs.
+  if (!config.cpus.empty()) pin_to_cpus(config.cpus);
+
+  Progress progress(!config.quiet && config.warmup + config.duration > std::chrono::seconds(2));
+  LoadgenReport report;
+  report.config = config_record(config);
+  report.environment = describe_environment();
+  OpenedConnections opened = open_all(config, progress);
+  report.connections = connections_record(config, limit, opened);
+  if (!opened.complete()) {
+    progress.done();
+    close_all(opened.idle.fds);
+    close_all(opened.active.fds);
+    return report_unmeasured(config, report, opened.error());
+  }
+
+  const Workers workers = make_workers(config, opened.active.fds, progress.enabled());
+  const Schedule schedule = make_schedule(config, report.problems);
+  run_workers(config, schedule, workers, progress, opened);
   progress.done();
-  const bool interrupted = g_stop.load();
+  const bool interrupted = stop_requested().load();
 
-  // Merge the workers: histograms exactly, counters by sum. Saturation is judged per CPU: worker
-  // threads pinned to one CPU share it, so their CPU time is summed (unpinned: per thread).
-  LatencyHistogram latency, lateness;
-  WorkerResult sum;
-  double window_seconds = 0;
-  std::map<int, double> busy_seconds;  // CPU (or -1 - thread index when unpinned) -> CPU seconds
-  std::uint64_t loops = 0, loops_worked = 0;
-  for (std::size_t t = 0; t < workers.size(); ++t) {
-    WorkerResult& r = workers[t]->result();
-    latency.merge(r.latency);
-    lateness.merge(r.send_lateness);
-    sum.window_messages += r.window_messages;
-    sum.window_sends += r.window_sends;
-    sum.mismatches += r.mismatches;
-    sum.unexpected_bytes += r.unexpected_bytes;
-    sum.lost_connections += r.lost_connections;
-    sum.unanswered += r.unanswered;
-    sum.max_in_flight = std::max(sum.max_in_flight, r.max_in_flight);
-    sum.window_cpu_user_s += r.window_cpu_user_s;
-    sum.window_cpu_system_s += r.window_cpu_system_s;
-    window_seconds = std::max(window_seconds, r.window_seconds);
-    const int cpu =
-        config.cpus.empty() ? -1 - static_cast<int>(t) : config.cpus[t % config.cpus.size()];
-    busy_seconds[cpu] += r.window_cpu_user_s + r.window_cpu_system_s;
-    loops += r.window_loops;
-    loops_worked += r.window_loops_worked;
-    if (!r.pin_error.empty()) problems.push_back("worker pinning: " + r.pin_error);
-  }
-  double max_cpu_share = 0;
-  for (const auto& [cpu, seconds] : busy_seconds) {
-    if (window_seconds > 0) max_cpu_share = std::max(max_cpu_share, seconds / window_seconds);
-  }
-  const double work_share =
-      loops ? static_cast<double>(loops_worked) / static_cast<double>(loops) : 0;
-  const bool bound =
-      config.busy_poll ? work_share > kSaturatedShare : max_cpu_share > kSaturatedShare;
-  // Open loop: sends due in the window that went out late or not at all show a generator (or a
-  // socket) that could not keep up, whatever its CPU use.
-  const double expected_sends =
-      config.rate ? *config.rate * std::chrono::duration<double>(config.duration).count() : 0;
-  const bool fell_behind = config.rate && !g_stop.load() &&
-                           static_cast<double>(sum.window_sends) < 0.98 * expected_sends;
-  const std::uint64_t errors =
-      sum.mismatches + sum.unexpected_bytes + sum.lost_connections + sum.unanswered;
-  const std::uint64_t idle_alive = count_alive(idle.fds);
-
-  report["connections"]["idle"]["alive_at_end"] = idle_alive;
-  report["connections"]["active"]["lost"] = sum.lost_connections;
-  report["window"] = {{"seconds", window_seconds}, {"interrupted", interrupted}};
-  const double per_second = window_seconds > 0 ? 1.0 / window_seconds : 0;
-  report["throughput"] = {
-      {"messages", sum.window_messages},
-      {"messages_per_s", static_cast<double>(sum.window_messages) * per_second},
-      {"mb_per_s", static_cast<double>(sum.window_messages * config.size) * per_second / 1e6},
-      {"sent_per_s", config.rate
-                         ? nlohmann::json(static_cast<double>(sum.window_sends) * per_second)
-                         : nlohmann::json(nullptr)},
-      {"requested_rate", config.rate ? nlohmann::json(*config.rate) : nlohmann::json(nullptr)}};
-  report["latency_ns"] = latency_summary(latency);
-  report["send_lateness_ns"] = config.rate ? latency_summary(lateness) : nlohmann::json(nullptr);
-  report["errors"] = {{"mismatches", sum.mismatches},
-                      {"unexpected_bytes", sum.unexpected_bytes},
-                      {"lost_connections", sum.lost_connections},
-                      {"unanswered", sum.unanswered},
-                      {"total", errors}};
-  report["generator"] = {
-      {"threads", threads},
-      {"cpus", config.cpus},
-      {"busy_poll", config.busy_poll},
-      {"cpu_user_s", sum.window_cpu_user_s},
-      {"cpu_system_s", sum.window_cpu_system_s},
-      {"busiest_cpu_share", max_cpu_share},
-      {"work_share", work_share},
-      {"max_in_flight_per_connection", sum.max_in_flight},
-      {"bound", bound},
-      {"fell_behind", fell_behind},
-      {"process_cpu_s", cpu_seconds(RUSAGE_SELF).total() - cpu_at_start},  // all threads, whole run
-      {"bound_rule", config.busy_poll
-                         ? "more than 90% of busy-poll spins found work"
-                         : "the generator's threads kept one CPU busy more than 90% of the window "
-                           "(threads pinned to one CPU are summed)"}};
-  report["histogram"] = latency.encode();
-
-  if (sum.mismatches)
-    problems.push_back(fmt::format("{} echoed messages differ from what was sent", sum.mismatches));
-  if (sum.unexpected_bytes)
-    problems.push_back(
-        fmt::format("{} bytes came back that were never sent", sum.unexpected_bytes));
-  if (sum.lost_connections)
-    problems.push_back(fmt::format("{} active connections were lost", sum.lost_connections));
-  if (sum.unanswered && !interrupted)
-    problems.push_back(fmt::format("{} messages got no (complete) echo", sum.unanswered));
-  if (idle_alive < idle.fds.size())
-    problems.push_back(
-        fmt::format("the server dropped {} idle connections", idle.fds.size() - idle_alive));
-  if (bound)
-    problems.push_back(
-        "the generator was saturated: numbers describe the generator as much as the server");
-  if (interrupted) problems.push_back("interrupted: the window is shorter than requested");
-  const bool failed = errors > (interrupted ? sum.unanswered : 0) || idle_alive < idle.fds.size();
-  report["status"] = interrupted ? "interrupted" : failed ? "errors" : "ok";
-  report["problems"] = problems;
-
-  close_all(idle.fds);
-  write_outputs(config, report, latency);
+  const WorkerTotals totals = merge_workers(config, workers);
+  record_results(report, config, totals,
+                 {.threads = workers.size(),
+                  .idle_alive = count_alive(opened.idle.fds),
+                  .process_cpu_s = cpu_seconds(RUSAGE_SELF).total() - cpu_at_start,
+                  .interrupted = interrupted});
+  close_all(opened.idle.fds);
+  write_outputs(config, report);
   if (!config.quiet)
     fmt::print(config.json_path == "-" ? stderr : stdout, "{}", loadgen_summary_text(report));
-  return interrupted ? kExitInterrupted : failed ? 1 : 0;
+  return exit_code(report.status);
 }
 
 }  // namespace muxbench

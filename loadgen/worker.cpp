@@ -5,12 +5,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
 
 #include "common/byte_queue.hpp"
 #include "common/cpu_affinity.hpp"
+#include "loadgen/checked.hpp"
 #include "loadgen/in_flight.hpp"
 
 namespace muxbench {
@@ -25,11 +27,12 @@ int wait_for_events(int epoll_fd, epoll_event* events, int capacity, std::int64_
   if (has_pwait2.load(std::memory_order_relaxed)) {
     const timespec timeout{timeout_ns / 1'000'000'000LL, timeout_ns % 1'000'000'000LL};
     const int n = ::epoll_pwait2(epoll_fd, events, capacity, &timeout, nullptr);
-    if (n >= 0 || errno != ENOSYS) return n;
+    if (n >= 0 || errno != ENOSYS) return checked_wait("epoll_pwait2", n);
     has_pwait2.store(false, std::memory_order_relaxed);
   }
-  return ::epoll_wait(epoll_fd, events, capacity,
-                      static_cast<int>((timeout_ns + kMillisecond - 1) / kMillisecond));
+  return checked_wait(
+      "epoll_wait", ::epoll_wait(epoll_fd, events, capacity,
+                                 static_cast<int>((timeout_ns + kMillisecond - 1) / kMillisecond)));
 }
 
 }  // namespace
@@ -48,80 +51,126 @@ struct Worker::Connection {
 };
 
 Worker::Worker(WorkerPlan plan)
-    : plan_(std::move(plan)),
-      format_(plan_.message_size),
-      receive_buffer_(kReceiveBufferSize),
-      epoll_fd_(::epoll_create1(EPOLL_CLOEXEC)) {
-  for (std::size_t i = 0; i < plan_.fds.size(); ++i) {
+    : plan_(std::move(plan)), format_(plan_.message_size), receive_buffer_(kReceiveBufferSize) {
+  for (std::size_t i = 0; i < plan_.connections.size(); ++i) {
     Connection& c = connections_.emplace_back();
-    c.fd = plan_.fds[i];
-    c.id = plan_.ids[i];
+    c.fd = plan_.connections[i].fd;
+    c.id = plan_.connections[i].id;
     c.index = static_cast<std::uint32_t>(i);
+  }
+  try {
+    register_connections();
+  } catch (...) {
+    close_descriptors();  // the destructor does not run for a constructor that throws
+    throw;
+  }
+}
+
+void Worker::register_connections() {
+  epoll_fd_ = checked("epoll_create1", ::epoll_create1(EPOLL_CLOEXEC));
+  for (const Connection& c : connections_) {
     epoll_event event{};
     event.events = EPOLLIN;
-    event.data.u32 = static_cast<std::uint32_t>(i);
-    ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, plan_.fds[i], &event);
+    event.data.u32 = c.index;
+    checked("epoll_ctl(ADD)", ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, c.fd, &event));
   }
 }
 
-Worker::~Worker() {
-  for (const auto& c : connections_) {
+Worker::~Worker() { close_descriptors(); }
+
+void Worker::close_descriptors() {
+  for (auto& c : connections_) {
     if (c.open) ::close(c.fd);
+    c.open = false;
   }
-  ::close(epoll_fd_);
+  if (epoll_fd_ >= 0) ::close(epoll_fd_);
+  epoll_fd_ = -1;
 }
 
-void Worker::run(const std::atomic<bool>& stop) {
-  if (plan_.cpu) result_.pin_error = pin_to_cpu(*plan_.cpu);
+void Worker::run(const Schedule& schedule, const std::atomic<bool>& stop) {
+  schedule_ = schedule;
+  if (plan_.cpu) {
+    if (auto error = pin_to_cpu(*plan_.cpu); !error.empty()) result_.pin_error = std::move(error);
+  }
   ::prctl(PR_SET_TIMERSLACK, 1UL);  // the default 50 us timer slack would be paid as latency
-  const Schedule& s = plan_.schedule;
-  while (sleep_until_ns(s.start_ns) == EINTR) {
+  while (sleep_until_ns(schedule_.start_ns) == EINTR) {
   }
-  if (plan_.rate) {
-    next_due_ns_ = open_loop_send_ns(0);
-  } else {
-    for (auto& c : connections_) send_messages(c, plan_.depth, monotonic_ns());
-  }
-  epoll_event events[256];
-  std::int64_t next_progress = 0;
-  for (;;) {
-    const std::int64_t now = monotonic_ns();
-    if (!in_window_ && !window_done_ && now >= s.measure_start_ns) begin_window();
-    if (in_window_ && now >= s.measure_end_ns) end_window(now);
-    if (stop.load(std::memory_order_relaxed) || now >= s.drain_deadline_ns) break;
-    const bool owes_sends = plan_.rate && next_due_ns_ < s.measure_end_ns;
-    if (now >= s.measure_end_ns && !owes_sends && in_flight_total_ == 0) break;
-
-    const std::uint64_t sent_before = result_.messages_sent;
-    if (plan_.rate) send_due_open_loop(now);  // also what fell due before the window closed
-    std::int64_t timeout_ns = 0;
-    if (!plan_.busy_poll) {
-      std::int64_t wake = !window_done_ ? (in_window_ ? s.measure_end_ns : s.measure_start_ns)
-                                        : s.drain_deadline_ns;
-      if (owes_sends) wake = std::min(wake, next_due_ns_);
-      timeout_ns = std::clamp<std::int64_t>(wake - now, 0, 100 * kMillisecond);
-    }
-    const int ready = wait_for_events(epoll_fd_, events, 256, timeout_ns);
-    for (int i = 0; i < ready; ++i) {
-      Connection& c = connections_[events[i].data.u32];
-      if (c.open && (events[i].events & EPOLLOUT)) flush(c);
-      if (c.open && (events[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP))) on_readable(c);
-    }
-    if (in_window_) {
-      ++result_.window_loops;
-      if (ready > 0 || result_.messages_sent != sent_before) ++result_.window_loops_worked;
-    }
-    if (plan_.report_progress && now >= next_progress) {
-      progress_received.store(result_.messages_received, std::memory_order_relaxed);
-      progress_p99_ns.store(result_.latency.percentile(99), std::memory_order_relaxed);
-      next_progress = now + 500 * kMillisecond;
-    }
+  start_sending();
+  try {
+    event_loop(stop);
+  } catch (const std::exception& error) {
+    result_.error = error.what();
   }
   if (in_window_) end_window(monotonic_ns());  // interrupted inside the window
   for (const auto& c : connections_) {
     if (c.open) result_.unanswered += c.in_flight.size();
   }
   progress_received.store(result_.messages_received, std::memory_order_relaxed);
+}
+
+void Worker::start_sending() {
+  if (plan_.rate) {
+    next_due_ns_ = open_loop_send_ns(0);
+  } else {
+    for (auto& c : connections_) send_messages(c, plan_.depth, monotonic_ns());
+  }
+}
+
+void Worker::event_loop(const std::atomic<bool>& stop) {
+  std::array<epoll_event, 256> events;
+  std::int64_t next_progress = 0;
+  for (;;) {
+    const std::int64_t now = monotonic_ns();
+    if (!advance_phase(now, stop)) return;
+    const std::uint64_t sent_before = result_.messages_sent;
+    if (plan_.rate) send_due_open_loop(now);  // also what fell due before the window closed
+    const int ready = wait_for_events(epoll_fd_, events.data(), static_cast<int>(events.size()),
+                                      wait_timeout_ns(now));
+    dispatch(events.data(), ready);
+    if (in_window_) {
+      ++result_.window_loops;
+      if (ready > 0 || result_.messages_sent != sent_before) ++result_.window_loops_worked;
+    }
+    if (plan_.report_progress && now >= next_progress) {
+      publish_progress();
+      next_progress = now + 500 * kMillisecond;
+    }
+  }
+}
+
+// Opens and closes the window at its edges; false once the run is over (stopped, drained, or
+// past the drain deadline).
+bool Worker::advance_phase(std::int64_t now, const std::atomic<bool>& stop) {
+  const Schedule& s = schedule_;
+  if (!in_window_ && !window_done_ && now >= s.measure_start_ns) begin_window();
+  if (in_window_ && now >= s.measure_end_ns) end_window(now);
+  if (stop.load(std::memory_order_relaxed) || now >= s.drain_deadline_ns) return false;
+  const bool owes_sends = plan_.rate && next_due_ns_ < s.measure_end_ns;
+  return now < s.measure_end_ns || owes_sends || in_flight_total_ != 0;
+}
+
+// Busy-poll never sleeps; otherwise sleep until the next phase edge or due send, and at most
+// 100 ms (the stop flag is read once per loop).
+std::int64_t Worker::wait_timeout_ns(std::int64_t now) const {
+  if (plan_.busy_poll) return 0;
+  const Schedule& s = schedule_;
+  std::int64_t wake =
+      !window_done_ ? (in_window_ ? s.measure_end_ns : s.measure_start_ns) : s.drain_deadline_ns;
+  if (plan_.rate && next_due_ns_ < s.measure_end_ns) wake = std::min(wake, next_due_ns_);
+  return std::clamp<std::int64_t>(wake - now, 0, 100 * kMillisecond);
+}
+
+void Worker::dispatch(const epoll_event* events, int ready) {
+  for (int i = 0; i < ready; ++i) {
+    Connection& c = connections_[events[i].data.u32];
+    if (c.open && (events[i].events & EPOLLOUT)) flush(c);
+    if (c.open && (events[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP))) on_readable(c);
+  }
+}
+
+void Worker::publish_progress() {
+  progress_received.store(result_.messages_received, std::memory_order_relaxed);
+  progress_p99_ns.store(result_.latency.percentile(99), std::memory_order_relaxed);
 }
 
 void Worker::begin_window() {
@@ -136,8 +185,8 @@ void Worker::end_window(std::int64_t now) {
   result_.window_cpu_user_s = cpu.user - window_cpu_at_start_.user;
   result_.window_cpu_system_s = cpu.system - window_cpu_at_start_.system;
   // Messages are counted against the nominal window; an interrupted one ends now.
-  const std::int64_t end = std::min(now, plan_.schedule.measure_end_ns);
-  result_.window_seconds = static_cast<double>(end - plan_.schedule.measure_start_ns) / 1e9;
+  const std::int64_t end = std::min(now, schedule_.measure_end_ns);
+  result_.window_seconds = static_cast<double>(end - schedule_.measure_start_ns) / 1e9;
 }
 
 // Open loop: connection g's k-th message is due at start + (k * M + g) / rate, which spreads the
@@ -147,18 +196,18 @@ std::int64_t Worker::open_loop_send_ns(std::uint64_t index) const {
   const std::size_t n = connections_.size();
   const double slot =
       static_cast<double>(index / n) * plan_.total_active + connections_[index % n].id;
-  return plan_.schedule.start_ns + std::llround(slot * 1e9 / *plan_.rate);
+  return schedule_.start_ns + std::llround(slot * 1e9 / *plan_.rate);
 }
 
 void Worker::send_due_open_loop(std::int64_t now) {
   for (;;) {
     const std::int64_t due = next_due_ns_;
-    if (due > now || due >= plan_.schedule.measure_end_ns) return;
+    if (due > now || due >= schedule_.measure_end_ns) return;
     Connection& c = connections_[open_loop_next_ % connections_.size()];
     next_due_ns_ = open_loop_send_ns(++open_loop_next_);
     if (!c.open) continue;
     send_messages(c, 1, due);
-    if (due >= plan_.schedule.measure_start_ns) {
+    if (due >= schedule_.measure_start_ns) {
       ++result_.window_sends;
       result_.send_lateness.record(static_cast<std::uint64_t>(now - due));
     }
@@ -254,7 +303,7 @@ bool Worker::complete(Connection& c, const char* data, std::int64_t now) {
   --in_flight_total_;
   ++result_.messages_received;
   if (!format_.matches(data, c.id, sent.sequence)) ++result_.mismatches;
-  const Schedule& s = plan_.schedule;
+  const Schedule& s = schedule_;
   // Latency belongs to the window its message was sent (open loop: due) in, so an echo that comes
   // back late, during the drain, still counts: dropping it would hide exactly the slow ones.
   if (sent.sent_ns >= s.measure_start_ns && sent.sent_ns < s.measure_end_ns) {
@@ -278,7 +327,8 @@ void Worker::set_write_interest(Connection& c, bool wanted) {
   epoll_event event{};
   event.events = EPOLLIN | (wanted ? EPOLLOUT : 0u);
   event.data.u32 = c.index;
-  ::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, c.fd, &event);
+  // A connection whose interest cannot change would never be flushed (or would spin): lose it.
+  if (::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, c.fd, &event) != 0) return lose(c);
   c.write_armed = wanted;
 }
 

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <sys/epoll.h>
+
 #include <atomic>
 #include <cstdint>
 #include <optional>
@@ -22,17 +24,20 @@ struct Schedule {
   std::int64_t drain_deadline_ns;
 };
 
+struct WorkerConnection {
+  int fd;
+  std::uint32_t id;  // global index over all workers' active connections
+};
+
 struct WorkerPlan {
-  std::vector<int> fds;            // this worker's active connections
-  std::vector<std::uint32_t> ids;  // their global indices, ascending
-  std::uint32_t total_active = 0;  // over all workers (open-loop interleaving)
+  std::vector<WorkerConnection> connections;  // this worker's active connections, ids ascending
+  std::uint32_t total_active = 0;             // over all workers (open-loop interleaving)
   std::size_t message_size = 64;
   std::uint32_t depth = 1;     // closed loop: messages in flight per connection
   std::optional<double> rate;  // open loop: aggregate messages per second
   bool busy_poll = false;
   bool report_progress = false;  // a progress line reads the counters and p99 twice a second
   std::optional<int> cpu;
-  Schedule schedule{};
 };
 
 struct WorkerResult {
@@ -52,19 +57,23 @@ struct WorkerResult {
   double window_seconds = 0;
   std::uint64_t window_loops = 0;         // wait calls in the window
   std::uint64_t window_loops_worked = 0;  // ... that found something to do
-  std::string pin_error;
+  std::optional<std::string> pin_error;
+  std::optional<std::string> error;  // why the worker stopped before the drain ended (epoll_wait)
 };
 
 // One epoll loop on one thread driving a share of the active connections.
 class Worker {
  public:
-  explicit Worker(WorkerPlan plan);  // registers the connections; call set_schedule before run
+  // Owns the connections from here on and registers them; throws std::system_error when the
+  // epoll set cannot be made.
+  explicit Worker(WorkerPlan plan);
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
   ~Worker();
-  void set_schedule(const Schedule& schedule) { plan_.schedule = schedule; }
-  void run(const std::atomic<bool>& stop);
-  WorkerResult& result() { return result_; }
+  // Drives the connections through the schedule's phases. A failed wait ends the run early,
+  // recorded in result().error.
+  void run(const Schedule& schedule, const std::atomic<bool>& stop);
+  const WorkerResult& result() const { return result_; }
 
   // Read by the progress line while the worker runs.
   std::atomic<std::uint64_t> progress_received{0};
@@ -72,6 +81,14 @@ class Worker {
 
  private:
   struct Connection;
+  void register_connections();
+  void close_descriptors();
+  void start_sending();
+  void event_loop(const std::atomic<bool>& stop);
+  bool advance_phase(std::int64_t now_ns, const std::atomic<bool>& stop);
+  std::int64_t wait_timeout_ns(std::int64_t now_ns) const;
+  void dispatch(const epoll_event* events, int ready);
+  void publish_progress();
   void send_messages(Connection& c, std::uint32_t count, std::int64_t sent_ns);
   void flush(Connection& c);
   void on_readable(Connection& c);
@@ -84,6 +101,7 @@ class Worker {
   void end_window(std::int64_t now_ns);
 
   WorkerPlan plan_;
+  Schedule schedule_{};
   MessageFormat format_;
   std::vector<Connection> connections_;
   std::vector<char> send_buffer_;

@@ -1,0 +1,135 @@
+#pragma once
+
+// The merged report of loadgen-merge (results/README.md): kind "loadgen-merged-report", the
+// shape of a loadgen report with the generators' counts summed. Sums are doubles in this file
+// (as loadgen-merge has always written them: "opened": 8.0), and every input report is kept under
+// "generators" without its histogram.
+#include <optional>
+#include <vector>
+
+#include "model/loadgen_report.hpp"
+
+namespace muxbench {
+
+// A sum over the generators of a count some reports leave null: the integer 0 in the file when
+// none had a value, else their sum as a double.
+struct SumOfPresent {
+  std::optional<double> sum;
+
+  template <class T>
+  void add(const std::optional<T>& value) {
+    if (value) sum = sum.value_or(0) + static_cast<double>(*value);
+  }
+  friend bool operator==(const SumOfPresent&, const SumOfPresent&) = default;
+};
+inline void to_json(nlohmann::json& j, const SumOfPresent& s) {
+  j = s.sum ? nlohmann::json(*s.sum) : nlohmann::json(0);
+}
+inline void from_json(const nlohmann::json& j, SumOfPresent& s) {
+  s.sum.reset();
+  if (j.is_number_float() || (j.is_number() && j.get<double>() != 0)) s.sum = j.get<double>();
+}
+
+struct MergedIdleConnections {
+  double requested = 0;
+  double opened = 0;
+  double open_seconds = 0;  // the slowest generator's
+  SumOfPresent alive_at_end;
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(MergedIdleConnections, requested, opened,
+                                                open_seconds, alive_at_end)
+
+struct MergedActiveConnections {
+  double requested = 0;
+  double opened = 0;
+  double open_seconds = 0;  // the slowest generator's
+  SumOfPresent lost;
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(MergedActiveConnections, requested, opened,
+                                                open_seconds, lost)
+
+struct MergedConnections {
+  MergedIdleConnections idle;
+  MergedActiveConnections active;
+  double retries = 0;
+  std::map<std::string, double> failures;
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(MergedConnections, idle, active, retries, failures)
+
+// Open-loop sums are absent (not null) when no generator ran an open loop.
+struct MergedThroughput {
+  double messages = 0;
+  double messages_per_s = 0;
+  double mb_per_s = 0;
+  std::optional<double> sent_per_s;
+  std::optional<double> requested_rate;
+};
+inline void to_json(nlohmann::json& j, const MergedThroughput& t) {
+  j = {{"messages", t.messages}, {"messages_per_s", t.messages_per_s}, {"mb_per_s", t.mb_per_s}};
+  if (t.sent_per_s) j["sent_per_s"] = *t.sent_per_s;
+  if (t.requested_rate) j["requested_rate"] = *t.requested_rate;
+}
+inline void from_json(const nlohmann::json& j, MergedThroughput& t) {
+  j.at("messages").get_to(t.messages);
+  j.at("messages_per_s").get_to(t.messages_per_s);
+  j.at("mb_per_s").get_to(t.mb_per_s);
+  t.sent_per_s = j.value("sent_per_s", std::optional<double>());
+  t.requested_rate = j.value("requested_rate", std::optional<double>());
+}
+
+struct MergedErrors {
+  double mismatches = 0;
+  double unexpected_bytes = 0;
+  double lost_connections = 0;
+  double unanswered = 0;
+  double total = 0;
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(MergedErrors, mismatches, unexpected_bytes,
+                                                lost_connections, unanswered, total)
+
+struct MergedGenerator {
+  bool bound = false;            // any generator was
+  bool fell_behind = false;      // any generator did
+  double busiest_cpu_share = 0;  // the largest
+  double work_share = 0;         // the largest
+  double process_cpu_s = 0;      // summed
+  double threads = 0;            // summed
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(MergedGenerator, bound, fell_behind,
+                                                busiest_cpu_share, work_share, process_cpu_s,
+                                                threads)
+
+struct MergedMeasurement {
+  WindowRecord window;  // the longest; interrupted when the merged status is
+  MergedThroughput throughput;
+  LatencySummary latency_ns;                       // of the merged histogram
+  std::optional<LatencySummary> send_lateness_ns;  // always null: see each generator
+  MergedErrors errors;
+  MergedGenerator generator;
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(MergedMeasurement, window, throughput, latency_ns,
+                                                send_lateness_ns, errors, generator)
+
+struct MergedReport {
+  static constexpr const char* kKind = "loadgen-merged-report";
+
+  LoadgenConfigRecord config;  // the first generator's, with target joined and idle/active summed
+  Environment environment;     // the first generator's (each one's is under generators)
+  MergedConnections connections;
+  std::optional<MergedMeasurement> measured;  // absent when no generator measured
+  std::optional<LatencyHistogram> histogram;  // with measured: all generators' samples
+  LoadgenStatus status = LoadgenStatus::ok;   // the first generator's that was not ok
+  std::vector<std::string> problems;          // "generator 2 (HOST:PORT): ..."
+  std::vector<LoadgenReport> generators;      // without their histograms
+};
+
+inline void to_json(nlohmann::json& j, const MergedReport& r) {
+  j = report_json(r, MergedReport::kKind);
+  j["generators"] = r.generators;
+}
+inline void from_json(const nlohmann::json& j, MergedReport& r) {
+  read_report_json(j, MergedReport::kKind, r);
+  j.at("generators").get_to(r.generators);
+}
+
+}  // namespace muxbench

@@ -1,0 +1,193 @@
+// The typed loadgen report models read and write exactly the files the loadgen binaries wrote
+// before them (tests/fixtures/loadgen/README.md): same keys, same JSON types, same bytes.
+#include "model/loadgen_report.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include "loadgen/merge.hpp"
+#include "loadgen/report.hpp"
+#include "model/merged_report.hpp"
+
+namespace muxbench {
+namespace {
+
+using Json = nlohmann::json;
+
+std::string fixture_text(const std::string& name) {
+  std::ifstream in(std::string(MUXBENCH_LOADGEN_FIXTURES) + "/" + name);
+  EXPECT_TRUE(in.good()) << name;
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+Json fixture(const std::string& name) { return Json::parse(fixture_text(name)); }
+
+// What loadgen writes for a report: two-space indented JSON and a newline. Equal bytes also mean
+// equal number types (188040.0 stays a double, 5 an integer), which Json's == does not check.
+std::string as_file(const Json& j) { return j.dump(2) + "\n"; }
+
+template <class T>
+void expect_round_trip(const T& value) {
+  const Json written = value;
+  EXPECT_EQ(Json(written.get<T>()).dump(), written.dump());
+}
+
+const char* const kReports[] = {"report_open", "report_closed", "report_connect_failed"};
+const char* const kMerged[] = {"merged_open_and_connect_failed", "merged_connect_failed"};
+
+TEST(LoadgenReportModel, ReadsAndWritesEveryFixtureByteForByte) {
+  for (const std::string name : kReports) {
+    const Json original = fixture(name + ".json");
+    const Json rewritten = original.get<LoadgenReport>();
+    EXPECT_EQ(rewritten, original) << name;
+    EXPECT_EQ(as_file(rewritten), fixture_text(name + ".json")) << name;
+  }
+  for (const std::string name : kMerged) {
+    const Json original = fixture(name + ".json");
+    const Json rewritten = original.get<MergedReport>();
+    EXPECT_EQ(rewritten, original) << name;
+    EXPECT_EQ(as_file(rewritten), fixture_text(name + ".json")) << name;
+  }
+}
+
+TEST(LoadgenReportModel, SectionsAReportLacksStayAbsent) {
+  const auto failed = fixture("report_connect_failed.json").get<LoadgenReport>();
+  EXPECT_EQ(failed.status, LoadgenStatus::connect_failed);
+  EXPECT_FALSE(failed.measured);
+  EXPECT_FALSE(failed.histogram);
+  EXPECT_FALSE(failed.connections.idle.alive_at_end);
+  const Json written = failed;
+  for (const char* section : {"window", "throughput", "latency_ns", "send_lateness_ns", "errors",
+                              "generator", "histogram"}) {
+    EXPECT_FALSE(written.contains(section)) << section;
+  }
+  EXPECT_TRUE(written["connections"]["idle"]["alive_at_end"].is_null());
+
+  const auto closed = fixture("report_closed.json").get<LoadgenReport>();
+  ASSERT_TRUE(closed.measured);
+  EXPECT_FALSE(closed.measured->send_lateness_ns);
+  EXPECT_TRUE(Json(closed)["send_lateness_ns"].is_null()) << "closed loop: null, not absent";
+  EXPECT_EQ(closed.config.mode, LoadMode::closed);
+  EXPECT_EQ(closed.config.depth, 1u);
+  EXPECT_FALSE(closed.config.rate);
+}
+
+TEST(LoadgenReportModel, EverySectionRoundTrips) {
+  for (const std::string name : kReports) {
+    const auto report = fixture(name + ".json").get<LoadgenReport>();
+    expect_round_trip(report);
+    expect_round_trip(report.config);
+    expect_round_trip(report.environment);
+    expect_round_trip(report.connections);
+    expect_round_trip(report.connections.idle);
+    expect_round_trip(report.connections.active);
+    if (!report.measured) continue;
+    expect_round_trip(*report.measured);
+    expect_round_trip(report.measured->window);
+    expect_round_trip(report.measured->throughput);
+    expect_round_trip(report.measured->latency_ns);
+    expect_round_trip(report.measured->errors);
+    expect_round_trip(report.measured->generator);
+    expect_round_trip(*report.histogram);
+  }
+  for (const auto status : {LoadgenStatus::ok, LoadgenStatus::errors, LoadgenStatus::connect_failed,
+                            LoadgenStatus::interrupted}) {
+    expect_round_trip(status);
+  }
+  EXPECT_EQ(Json(LoadgenStatus::connect_failed), "connect_failed");
+  EXPECT_EQ(status_name(LoadgenStatus::interrupted), "interrupted");
+  EXPECT_EQ(Json(LoadMode::open), "open");
+  expect_round_trip(LoadgenReport{});
+}
+
+TEST(MergedReportModel, EverySectionRoundTrips) {
+  for (const std::string name : kMerged) {
+    const auto merged = fixture(name + ".json").get<MergedReport>();
+    expect_round_trip(merged);
+    expect_round_trip(merged.connections);
+    if (merged.measured) {
+      expect_round_trip(*merged.measured);
+      expect_round_trip(merged.measured->throughput);
+      expect_round_trip(merged.measured->errors);
+      expect_round_trip(merged.measured->generator);
+    }
+  }
+  expect_round_trip(MergedReport{});
+}
+
+TEST(MergedReportModel, SumsOfCountsSomeReportsLeaveNullAreIntegerZeroWhenNoneHadOne) {
+  SumOfPresent sum;
+  EXPECT_EQ(Json(sum).dump(), "0");
+  expect_round_trip(sum);
+  sum.add(std::optional<std::uint64_t>());
+  EXPECT_EQ(Json(sum).dump(), "0");
+  sum.add(std::optional<std::uint64_t>(3));
+  sum.add(std::optional<std::uint64_t>(5));
+  EXPECT_EQ(Json(sum).dump(), "8.0");
+  expect_round_trip(sum);
+}
+
+TEST(MergedReportModel, OpenLoopSumsAreAbsentWhenNoGeneratorRanOne) {
+  MergedThroughput closed;
+  closed.messages = 2;
+  closed.messages_per_s = 4;
+  closed.mb_per_s = 0.5;
+  EXPECT_EQ(Json(closed).dump(), R"({"mb_per_s":0.5,"messages":2.0,"messages_per_s":4.0})");
+  expect_round_trip(closed);
+  closed.sent_per_s = 10;
+  closed.requested_rate = 10;
+  expect_round_trip(closed);
+}
+
+TEST(LoadgenReportModel, SomethingElseIsNotALoadgenReport) {
+  EXPECT_THROW(Json::parse(R"({"kind": "sweep"})").get<LoadgenReport>(), std::invalid_argument);
+  EXPECT_THROW(Json::parse("[1, 2]").get<LoadgenReport>(), std::invalid_argument);
+  EXPECT_THROW(fixture("report_open.json").get<MergedReport>(), std::invalid_argument);
+}
+
+TEST(LoadgenReportText, CsvAndSummaryAreWhatLoadgenWrote) {
+  for (const std::string name : kReports) {
+    const auto report = fixture(name + ".json").get<LoadgenReport>();
+    EXPECT_EQ(loadgen_csv_header() + loadgen_csv_row(report), fixture_text(name + ".csv")) << name;
+  }
+  for (const std::string name : {"report_open", "report_closed"}) {
+    const auto report = fixture(name + ".json").get<LoadgenReport>();
+    EXPECT_EQ(loadgen_summary_text(report), fixture_text(name + ".txt")) << name;
+  }
+}
+
+TEST(LoadgenMerge, MergesTheFixturesIntoWhatLoadgenMergeWrote) {
+  const auto open = fixture("report_open.json").get<LoadgenReport>();
+  const auto failed = fixture("report_connect_failed.json").get<LoadgenReport>();
+  const MergedReport both = merge_reports(std::vector{open, failed});
+  EXPECT_EQ(as_file(both), fixture_text("merged_open_and_connect_failed.json"));
+  EXPECT_EQ(loadgen_csv_header() + loadgen_csv_row(both),
+            fixture_text("merged_open_and_connect_failed.csv"));
+  EXPECT_EQ(loadgen_summary_text(both), fixture_text("merged_open_and_connect_failed.txt"));
+
+  const MergedReport none_measured = merge_reports(std::vector{failed});
+  EXPECT_EQ(as_file(none_measured), fixture_text("merged_connect_failed.json"));
+  EXPECT_EQ(loadgen_csv_header() + loadgen_csv_row(none_measured),
+            fixture_text("merged_connect_failed.csv"));
+  EXPECT_EQ(loadgen_summary_text(none_measured), fixture_text("merged_connect_failed.txt"));
+
+  EXPECT_EQ(loadgen_csv_header() + loadgen_csv_row(merge_reports(std::vector{open})),
+            fixture_text("merged_open.csv"));
+}
+
+TEST(LoadgenMerge, JsonReportsMergeLikeTypedOnes) {
+  const std::vector<Json> files = {fixture("report_open.json"),
+                                   fixture("report_connect_failed.json")};
+  EXPECT_EQ(as_file(merge_reports(files)), fixture_text("merged_open_and_connect_failed.json"));
+  EXPECT_THROW(merge_reports(std::vector<Json>{Json::parse(R"({"kind": "x"})")}),
+               std::invalid_argument);
+  EXPECT_THROW(merge_reports(std::vector<LoadgenReport>{}), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace muxbench
