@@ -264,8 +264,8 @@ int main(int argc, char** argv) {
     } else if (arg == "--quick") {
       options.quick = true;
     } else if (arg == "--cpu" && i + 1 < argc) {
-      if (const auto error = pin_to_cpu(std::atoi(argv[++i])); !error.empty()) {
-        fmt::print(stderr, "wait-bench: --cpu: {}\n", error);
+      if (const auto error = pin_to_cpu(std::atoi(argv[++i]))) {
+        fmt::print(stderr, "wait-bench: --cpu: {}\n", *error);
         return kExitUsage;
       }
     } else {

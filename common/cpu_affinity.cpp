@@ -32,7 +32,7 @@ std::string describe_cpus(const std::vector<int>& cpus) {
   return text;
 }
 
-std::string pin_to_cpus(const std::vector<int>& cpus) {
+std::optional<std::string> pin_to_cpus(const std::vector<int>& cpus) {
   const auto allowed = allowed_cpus();
   cpu_set_t set;
   CPU_ZERO(&set);
@@ -45,7 +45,7 @@ std::string pin_to_cpus(const std::vector<int>& cpus) {
   if (::sched_setaffinity(0, sizeof(set), &set) != 0) {
     return fmt::format("cannot pin to CPU {}: {}", describe_cpus(cpus), std::strerror(errno));
   }
-  return {};
+  return std::nullopt;
 }
 
 }  // namespace muxbench

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -11,8 +12,8 @@ std::vector<int> allowed_cpus();
 // "0-1" style text for messages and reports.
 std::string describe_cpus(const std::vector<int>& cpus);
 
-// Pins the calling thread to these CPUs. Returns an empty string on success, else why it failed.
-std::string pin_to_cpus(const std::vector<int>& cpus);
-inline std::string pin_to_cpu(int cpu) { return pin_to_cpus({cpu}); }
+// Pins the calling thread to these CPUs. Returns why it failed, nothing on success.
+[[nodiscard]] std::optional<std::string> pin_to_cpus(const std::vector<int>& cpus);
+[[nodiscard]] inline std::optional<std::string> pin_to_cpu(int cpu) { return pin_to_cpus({cpu}); }
 
 }  // namespace muxbench

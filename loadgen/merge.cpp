@@ -106,10 +106,4 @@ MergedReport merge_reports(const std::vector<LoadgenReport>& reports) {
   return merged;
 }
 
-nlohmann::json merge_reports(const std::vector<nlohmann::json>& reports) {
-  std::vector<LoadgenReport> typed;
-  for (const auto& report : reports) typed.push_back(report.get<LoadgenReport>());
-  return merge_reports(typed);
-}
-
 }  // namespace muxbench

@@ -15,9 +15,4 @@ namespace muxbench {
 // per-host limits stay visible). Throws std::invalid_argument for no reports.
 MergedReport merge_reports(const std::vector<LoadgenReport>& reports);
 
-// The same for reports as parsed from their files, for callers that hold JSON text (the sweep
-// reads generators' stdout): throws std::invalid_argument for something that is not a loadgen
-// report, and nlohmann::json's exceptions for one that does not follow the schema.
-nlohmann::json merge_reports(const std::vector<nlohmann::json>& reports);
-
 }  // namespace muxbench

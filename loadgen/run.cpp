@@ -347,8 +347,11 @@ int run_loadgen(const LoadgenConfig& config) {
   const double cpu_at_start = cpu_seconds(RUSAGE_SELF).total();
   install_stop_handlers();
   ::signal(SIGPIPE, SIG_IGN);
-  // The main thread shares the generator's CPUs, never the server's; the workers check the CPUs.
-  if (!config.cpus.empty()) pin_to_cpus(config.cpus);
+  // The main thread shares the generator's CPUs, never the server's. A CPU that is not there is
+  // refused before any connection is opened.
+  if (!config.cpus.empty()) {
+    if (const auto error = pin_to_cpus(config.cpus)) throw UsageError("--cpu: " + *error);
+  }
 
   Progress progress(!config.quiet && config.warmup + config.duration > std::chrono::seconds(2));
   LoadgenReport report;

@@ -90,7 +90,7 @@ void Worker::close_descriptors() {
 void Worker::run(const Schedule& schedule, const std::atomic<bool>& stop) {
   schedule_ = schedule;
   if (plan_.cpu) {
-    if (auto error = pin_to_cpu(*plan_.cpu); !error.empty()) result_.pin_error = std::move(error);
+    result_.pin_error = pin_to_cpu(*plan_.cpu);
   }
   ::prctl(PR_SET_TIMERSLACK, 1UL);  // the default 50 us timer slack would be paid as latency
   while (sleep_until_ns(schedule_.start_ns) == EINTR) {

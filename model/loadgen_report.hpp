@@ -15,6 +15,7 @@
 #include "loadgen/histogram.hpp"
 #include "model/environment.hpp"
 #include "model/json_support.hpp"
+#include "model/latency_summary.hpp"
 
 namespace muxbench {
 
@@ -102,22 +103,6 @@ struct Throughput {
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Throughput, messages, messages_per_s, mb_per_s,
                                                 sent_per_s, requested_rate)
-
-// Nanoseconds.
-struct LatencySummary {
-  std::uint64_t count = 0;
-  std::uint64_t min = 0;
-  double mean = 0;
-  double stddev = 0;
-  std::uint64_t p50 = 0;
-  std::uint64_t p90 = 0;
-  std::uint64_t p99 = 0;
-  std::uint64_t p99_9 = 0;
-  std::uint64_t p99_99 = 0;
-  std::uint64_t max = 0;
-};
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(LatencySummary, count, min, mean, stddev, p50, p90,
-                                                p99, p99_9, p99_99, max)
 
 struct ErrorCounts {
   std::uint64_t mismatches = 0;

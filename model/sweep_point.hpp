@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "model/json_support.hpp"
+#include "model/latency_summary.hpp"
 #include "model/sweep_config.hpp"
 #include "model/sweep_json_helpers.hpp"
 
@@ -39,22 +40,6 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ServerWindow, seconds, cpu_us, c
                                                 cpu_us_per_msg, wait_calls, events, events_per_wait,
                                                 fds_per_wait, cpu_ns_per_wait, open_connections)
 
-// loadgen's latency summary of the window, in nanoseconds, as the point keeps it.
-struct PointLatency {
-  std::uint64_t count = 0;
-  std::uint64_t min = 0;
-  double mean = 0;
-  double stddev = 0;
-  std::uint64_t p50 = 0;
-  std::uint64_t p90 = 0;
-  std::uint64_t p99 = 0;
-  std::uint64_t p99_9 = 0;
-  std::uint64_t p99_99 = 0;
-  std::uint64_t max = 0;
-};
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(PointLatency, count, min, mean, stddev, p50, p90,
-                                                p99, p99_9, p99_99, max)
-
 // The generator's own state: whether the numbers describe it as much as the server.
 struct PointGenerator {
   bool bound = false;
@@ -77,7 +62,7 @@ struct PointExits {
 struct PointMeasurement {
   double throughput_msgs_per_s = 0;
   double throughput_mb_per_s = 0;
-  PointLatency latency_ns;
+  LatencySummary latency_ns;  // loadgen's, of the window
   PointGenerator generator;
   std::uint64_t errors = 0;
   std::optional<std::uint64_t> idle_alive;

@@ -51,8 +51,8 @@ void list_backends(bool json) {
 void validate(const ServerConfig& config) {
   if (config.stats_file) muxbench::require_parent_directory("--stats-file", *config.stats_file);
   if (config.cpu) {
-    if (const auto error = muxbench::pin_to_cpu(*config.cpu); !error.empty()) {
-      throw UsageError("--cpu: " + error);
+    if (const auto error = muxbench::pin_to_cpu(*config.cpu)) {
+      throw UsageError("--cpu: " + *error);
     }
   }
 }

@@ -180,12 +180,12 @@ TEST(LoadgenMerge, MergesTheFixturesIntoWhatLoadgenMergeWrote) {
             fixture_text("merged_open.csv"));
 }
 
-TEST(LoadgenMerge, JsonReportsMergeLikeTypedOnes) {
-  const std::vector<Json> files = {fixture("report_open.json"),
-                                   fixture("report_connect_failed.json")};
+TEST(LoadgenMerge, ReportsReadFromFilesMergeLikeLoadgenMerge) {
+  const std::vector<LoadgenReport> files = {
+      fixture("report_open.json").get<LoadgenReport>(),
+      fixture("report_connect_failed.json").get<LoadgenReport>()};
   EXPECT_EQ(as_file(merge_reports(files)), fixture_text("merged_open_and_connect_failed.json"));
-  EXPECT_THROW(merge_reports(std::vector<Json>{Json::parse(R"({"kind": "x"})")}),
-               std::invalid_argument);
+  EXPECT_THROW(Json::parse(R"({"kind": "x"})").get<LoadgenReport>(), std::invalid_argument);
   EXPECT_THROW(merge_reports(std::vector<LoadgenReport>{}), std::invalid_argument);
 }
 

@@ -135,7 +135,9 @@ TEST(MultiHost, TwoGeneratorsInOtherNamespacesMergeIntoOneExactResult) {
     EXPECT_FALSE(r["environment"]["ephemeral_port_range"].get<std::string>().empty());
     EXPECT_EQ(r["config"]["source_ips"][0], TestHosts::client_address(static_cast<int>(g) + 1));
   }
-  const auto merged = merge_reports(reports);
+  std::vector<LoadgenReport> typed;
+  for (const auto& r : reports) typed.push_back(r.get<LoadgenReport>());
+  const nlohmann::json merged = merge_reports(typed);
   EXPECT_EQ(merged["status"], "ok");
   EXPECT_EQ(merged["connections"]["idle"]["alive_at_end"], 600);
   EXPECT_EQ(merged["config"]["active"], 8);

@@ -23,7 +23,7 @@ const std::vector<std::string> kTinyGrid = {
     "--idle",         "0,20",
     "--duration",     "300ms",
     "--warmup",       "100ms",
-    "--micro-filter", "^(poll|epoll_lt)/socketpair/ready:1/fds:(16|64)/"};
+    "--micro-filter", "^(poll|epoll-lt)/socketpair/ready:1/fds:(16|64)/"};
 
 // One closed-loop point per backend and idle count, kept short, no micro-benchmarks or charts.
 const std::vector<std::string> kOneShortPointEach = {

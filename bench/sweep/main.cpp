@@ -388,8 +388,9 @@ void report(const Plan& plan, const Tools& tools, bool plots) {
   write_file_atomically(plan.dir / "summary.md", summary.markdown);
   write_file_atomically(plan.dir / "summary.json", Json(summary.numbers).dump(2) + "\n");
   if (plots) {
-    const auto charts =
-        run_command({tools.python, tools.plot, plan.dir.string()}, std::chrono::minutes(5));
+    const auto charts = run_command(
+        {tools.python, tools.plot, plan.dir.string(), "--echo-server", tools.echo_server},
+        std::chrono::minutes(5));
     if (charts.exit_code != 0) {
       fmt::print(stderr, "sweep: plot.py failed (exit {}): {}\n",
                  charts.exit_code ? std::to_string(*charts.exit_code) : "timeout", charts.err);

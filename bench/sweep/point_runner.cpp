@@ -13,6 +13,8 @@
 #include "common/exit_codes.hpp"
 #include "common/subprocess.hpp"
 #include "loadgen/merge.hpp"
+#include "model/loadgen_report.hpp"
+#include "model/merged_report.hpp"
 #include "model/stats_snapshot.hpp"
 
 namespace muxbench {
@@ -65,11 +67,7 @@ ServerWindow server_window(const StatsSnapshot& before, const StatsSnapshot& aft
   return w;
 }
 
-// loadgen's report: the four functions below are the only code here that knows its JSON (and
-// merge_reports' signature). When loadgen's typed report (model/loadgen_report.hpp) lands,
-// read_loadgen_figures reads that instead and the other three parse into it.
-
-// What the point needs from loadgen's report.
+// What the point needs from loadgen's report, a single generator's or the merge of several.
 struct LoadgenFigures {
   bool ok = false;  // status "ok"
   std::vector<std::string> problems;
@@ -78,50 +76,60 @@ struct LoadgenFigures {
   std::optional<PointMeasurement> measured;
 };
 
-LoadgenFigures read_loadgen_figures(const Json& report) {
-  LoadgenFigures f;
-  f.ok = report.at("status") == "ok";
-  report.at("problems").get_to(f.problems);
-  if (!report.contains("throughput")) return f;
-  PointMeasurement m;
-  report.at("throughput").at("messages_per_s").get_to(m.throughput_msgs_per_s);
-  report.at("throughput").at("mb_per_s").get_to(m.throughput_mb_per_s);
-  report.at("latency_ns").get_to(m.latency_ns);
-  const Json& generator = report.at("generator");
-  m.generator = {generator.at("bound"), generator.at("busiest_cpu_share"),
-                 generator.at("work_share"), generator.at("fell_behind")};
-  report.at("errors").at("total").get_to(m.errors);
-  const Json& idle = report.at("connections").at("idle");
-  idle.at("alive_at_end").get_to(m.idle_alive);
-  idle.at("open_seconds").get_to(m.idle_open_seconds);
-  m.problems = f.problems;
-  f.measured = std::move(m);
+std::optional<std::uint64_t> count_of(const std::optional<std::uint64_t>& count) { return count; }
+std::optional<std::uint64_t> count_of(const SumOfPresent& sum) {
+  if (!sum.sum) return std::uint64_t{0};
+  return static_cast<std::uint64_t>(*sum.sum);
+}
+
+// LoadgenReport and MergedReport share their member paths; the merged one sums counts as doubles.
+template <class Report>
+LoadgenFigures figures_of(const Report& report) {
+  LoadgenFigures f{
+      .ok = report.status == LoadgenStatus::ok, .problems = report.problems, .measured = {}};
+  if (!report.measured) return f;
+  const auto& measured = *report.measured;
+  const auto& generator = measured.generator;
+  f.measured = PointMeasurement{.throughput_msgs_per_s = measured.throughput.messages_per_s,
+                                .throughput_mb_per_s = measured.throughput.mb_per_s,
+                                .latency_ns = measured.latency_ns,
+                                .generator = {generator.bound, generator.busiest_cpu_share,
+                                              generator.work_share, generator.fell_behind},
+                                .errors = static_cast<std::uint64_t>(measured.errors.total),
+                                .idle_alive = count_of(report.connections.idle.alive_at_end),
+                                .idle_open_seconds = report.connections.idle.open_seconds,
+                                .problems = report.problems,
+                                .server = std::nullopt};
   return f;
 }
 
-// loadgen's report file, if it wrote a readable one.
+// A loadgen report (its file, or a remote generator's stdout), if it is one.
+std::optional<LoadgenReport> parse_loadgen_report(const std::string& text) {
+  const Json json = Json::parse(text, nullptr, false);
+  if (!json.is_object()) return std::nullopt;
+  try {
+    return json.get<LoadgenReport>();
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
 std::optional<LoadgenFigures> read_loadgen_report_file(const std::filesystem::path& path) {
   std::ifstream in(path);
   if (!in) return std::nullopt;
-  const Json report = Json::parse(in, nullptr, false);
-  if (!report.is_object()) return std::nullopt;
-  return read_loadgen_figures(report);
-}
-
-// A remote generator's report (its stdout), if it wrote one.
-std::optional<Json> parse_generator_report(const std::string& out) {
-  auto report = Json::parse(out, nullptr, false);
-  if (!report.is_object()) return std::nullopt;
-  return std::optional<Json>(std::in_place, std::move(report));
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto report = parse_loadgen_report(text);
+  if (!report) return std::nullopt;
+  return figures_of(*report);
 }
 
 // Remote generators' reports merged exactly into one, written where a local loadgen would have
-// written its own; the one place that calls merge_reports.
-std::optional<LoadgenFigures> merge_generator_reports(const std::vector<Json>& reports,
-                                                      const std::filesystem::path& report_path) {
-  const Json merged = merge_reports(reports);
-  write_file_atomically(report_path, merged.dump(1) + "\n");
-  return read_loadgen_figures(merged);
+// written its own.
+LoadgenFigures merge_generator_reports(const std::vector<LoadgenReport>& reports,
+                                       const std::filesystem::path& report_path) {
+  const MergedReport merged = merge_reports(reports);
+  write_file_atomically(report_path, Json(merged).dump(1) + "\n");
+  return figures_of(merged);
 }
 
 // Waits for a child, forwarding an interrupt to it as SIGINT; nullopt if it outlived `timeout`
@@ -268,7 +276,7 @@ GeneratorOutcome run_remote_generators(const PointSpec& point, const SweepConfig
 
   GeneratorOutcome outcome;
   outcome.remote = true;
-  std::vector<Json> reports;
+  std::vector<LoadgenReport> reports;
   for (auto& generator : generators) {
     std::string out;
     const auto code = wait_for(generator, 120s, stop, &out);
@@ -277,7 +285,7 @@ GeneratorOutcome run_remote_generators(const PointSpec& point, const SweepConfig
     outcome.exit_codes.push_back(code);
     const std::string why = last_line(generator.drain_stderr(1s));
     if (!why.empty()) outcome.error += (outcome.error.empty() ? "" : "; ") + why;
-    auto report = parse_generator_report(out);
+    auto report = parse_loadgen_report(out);
     if (!report) {
       outcome.error =
           fmt::format("generator {} wrote no report: {}", reports.size() + 1, outcome.error);

@@ -56,7 +56,7 @@ SweepConfig default_config(bool full, std::uint64_t fd_limit, const std::vector<
     c.micro_repetitions = 3;
   } else {
     c.micro_filter =
-        "^(select|poll|epoll_lt|epoll_et|epoll_et_rearm|uring_poll)/socketpair/ready:1/|^epoll_ctl";
+        "^(select|poll|epoll-lt|epoll-et|epoll-et-rearm|uring-poll)/socketpair/ready:1/|^epoll_ctl";
     c.micro_min_time = 0.05;
   }
   return c;
