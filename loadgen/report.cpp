@@ -108,7 +108,7 @@ std::string summary_text(const Report& r) {
                                ? fmt::format("open loop {} msg/s", c.rate.value_or(0))
                                : fmt::format("closed loop depth {}", c.depth.value_or(0));
   std::string text = fmt::format("loadgen: {} | {} idle + {} active | {} B | {} | {}\n", c.target,
-                                 c.idle, c.active, c.size, mode, status_name(r.status)) +
+                                 c.idle, c.active, c.size, mode, enum_name(r.status)) +
                      measured_lines(r);
   const auto& idle = r.connections.idle;
   // Counts as the report writes them: a merged report's sums read "8.0".

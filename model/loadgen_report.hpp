@@ -16,22 +16,15 @@
 #include "model/environment.hpp"
 #include "model/json_support.hpp"
 #include "model/latency_summary.hpp"
+#include "model/load_mode.hpp"
 
 namespace muxbench {
 
 enum class LoadgenStatus { ok, errors, connect_failed, interrupted };
-NLOHMANN_JSON_SERIALIZE_ENUM(LoadgenStatus, {{LoadgenStatus::ok, "ok"},
-                                             {LoadgenStatus::errors, "errors"},
-                                             {LoadgenStatus::connect_failed, "connect_failed"},
-                                             {LoadgenStatus::interrupted, "interrupted"}})
-
-enum class LoadMode { closed, open };
-NLOHMANN_JSON_SERIALIZE_ENUM(LoadMode, {{LoadMode::closed, "closed"}, {LoadMode::open, "open"}})
-
-// The status as the report spells it ("connect_failed"), for text meant for people.
-inline std::string status_name(LoadgenStatus status) {
-  return nlohmann::json(status).get<std::string>();
-}
+MUXBENCH_JSON_ENUM(LoadgenStatus, {{LoadgenStatus::ok, "ok"},
+                                   {LoadgenStatus::errors, "errors"},
+                                   {LoadgenStatus::connect_failed, "connect_failed"},
+                                   {LoadgenStatus::interrupted, "interrupted"}})
 
 // "config": the options as run (durations in seconds, addresses as text).
 struct LoadgenConfigRecord {

@@ -7,24 +7,21 @@
 #include <vector>
 
 #include "model/json_support.hpp"
+#include "model/load_mode.hpp"
 
 namespace muxbench {
-
-enum class LoadKind { closed, open };
-NLOHMANN_JSON_SERIALIZE_ENUM(LoadKind, {{LoadKind::closed, "closed"}, {LoadKind::open, "open"}})
 
 enum class Placement {
   split,   // server and generator on different CPUs
   shared,  // both on the server's CPU
 };
-NLOHMANN_JSON_SERIALIZE_ENUM(Placement,
-                             {{Placement::split, "split"}, {Placement::shared, "shared"}})
+MUXBENCH_JSON_ENUM(Placement, {{Placement::split, "split"}, {Placement::shared, "shared"}})
 
 // A series is one way of loading the servers: closed loop (throughput, CPU per message) or open
 // loop at a fixed rate (latency at equal load), with a placement of the two processes.
 struct Series {
   std::string name;  // "closed-split", "open-split-busy", ...
-  LoadKind load = LoadKind::closed;
+  LoadMode load = LoadMode::closed;
   Placement placement = Placement::split;
   bool busy_poll = false;  // the generator spins instead of sleeping
 };

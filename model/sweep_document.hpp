@@ -16,17 +16,16 @@
 namespace muxbench {
 
 enum class SweepStatus { running, completed, completed_with_failures, interrupted };
-NLOHMANN_JSON_SERIALIZE_ENUM(SweepStatus,
-                             {{SweepStatus::running, "running"},
-                              {SweepStatus::completed, "completed"},
-                              {SweepStatus::completed_with_failures, "completed_with_failures"},
-                              {SweepStatus::interrupted, "interrupted"}})
+MUXBENCH_JSON_ENUM(SweepStatus, {{SweepStatus::running, "running"},
+                                 {SweepStatus::completed, "completed"},
+                                 {SweepStatus::completed_with_failures, "completed_with_failures"},
+                                 {SweepStatus::interrupted, "interrupted"}})
 
 enum class StepStatus { ok, skipped, failed, interrupted };
-NLOHMANN_JSON_SERIALIZE_ENUM(StepStatus, {{StepStatus::ok, "ok"},
-                                          {StepStatus::skipped, "skipped"},
-                                          {StepStatus::failed, "failed"},
-                                          {StepStatus::interrupted, "interrupted"}})
+MUXBENCH_JSON_ENUM(StepStatus, {{StepStatus::ok, "ok"},
+                                {StepStatus::skipped, "skipped"},
+                                {StepStatus::failed, "failed"},
+                                {StepStatus::interrupted, "interrupted"}})
 
 // A step beside the points: wait-bench (`micro`) or the claims demonstrations (`claims`).
 struct StepOutcome {

@@ -1,7 +1,7 @@
 #pragma once
 
 // Helpers of the sweep's result models: fields a result file leaves out (rather than writing null)
-// when there is nothing to say, and an enum's spelling (its NLOHMANN_JSON_SERIALIZE_ENUM string).
+// when there is nothing to say.
 #include <optional>
 #include <string>
 
@@ -18,12 +18,6 @@ template <class T>
 std::optional<T> get_if_present(const nlohmann::json& j, const std::string& key) {
   if (!j.contains(key)) return std::nullopt;
   return j.at(key).get<T>();
-}
-
-// The string an enum is written as in the result files (for messages and tables).
-template <class Enum>
-std::string enum_name(Enum value) {
-  return nlohmann::json(value).template get<std::string>();
 }
 
 }  // namespace muxbench

@@ -16,10 +16,10 @@
 namespace muxbench {
 
 enum class PointStatus { ok, unsupported, failed, interrupted };
-NLOHMANN_JSON_SERIALIZE_ENUM(PointStatus, {{PointStatus::ok, "ok"},
-                                           {PointStatus::unsupported, "unsupported"},
-                                           {PointStatus::failed, "failed"},
-                                           {PointStatus::interrupted, "interrupted"}})
+MUXBENCH_JSON_ENUM(PointStatus, {{PointStatus::ok, "ok"},
+                                 {PointStatus::unsupported, "unsupported"},
+                                 {PointStatus::failed, "failed"},
+                                 {PointStatus::interrupted, "interrupted"}})
 
 // What the server did inside the window: the difference of its two snapshots. Null: not
 // observable (asio's wait calls) or nothing to divide by.
@@ -76,7 +76,7 @@ struct PointRecord {
   PointStatus status = PointStatus::ok;
   std::optional<std::string> reason;  // absent when ok
   std::string series;
-  LoadKind load = LoadKind::closed;
+  LoadMode load = LoadMode::closed;
   Placement placement = Placement::split;
   bool busy_poll = false;
   std::string backend;

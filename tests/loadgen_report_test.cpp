@@ -100,9 +100,18 @@ TEST(LoadgenReportModel, EverySectionRoundTrips) {
     expect_round_trip(status);
   }
   EXPECT_EQ(Json(LoadgenStatus::connect_failed), "connect_failed");
-  EXPECT_EQ(status_name(LoadgenStatus::interrupted), "interrupted");
+  EXPECT_EQ(enum_name(LoadgenStatus::interrupted), "interrupted");
   EXPECT_EQ(Json(LoadMode::open), "open");
   expect_round_trip(LoadgenReport{});
+}
+
+// A status this build does not know (a newer writer, a corrupted file) must never read as "ok".
+TEST(LoadgenReportModel, UnknownSpellingsAreRefused) {
+  EXPECT_THROW(Json("excellent").get<LoadgenStatus>(), std::invalid_argument);
+  EXPECT_THROW(Json("sideways").get<LoadMode>(), std::invalid_argument);
+  Json report = fixture("report_open.json");
+  report["status"] = "fine";
+  EXPECT_THROW(report.get<LoadgenReport>(), std::invalid_argument);
 }
 
 TEST(MergedReportModel, EverySectionRoundTrips) {

@@ -85,7 +85,7 @@ TEST_F(SweepModelReference, LoadsIntoTheModelsAndWritesBackEqual) {
   ASSERT_TRUE(sweep.micro);
   EXPECT_EQ(sweep.micro->status, StepStatus::ok);
   EXPECT_EQ(sweep.config.series.at(3).placement, Placement::shared);
-  EXPECT_EQ(sweep.config.series.at(1).load, LoadKind::open);
+  EXPECT_EQ(sweep.config.series.at(1).load, LoadMode::open);
   EXPECT_EQ(sweep.config.duration, std::chrono::seconds(3));
   std::map<PointStatus, int> statuses;
   for (const auto& p : sweep.points) {

@@ -150,7 +150,7 @@ Section<PointCounts> header_section(const SweepDocument& sweep) {
   for (const auto& s : config.series) {
     md += fmt::format(
         "- `{}`: {} loop{}, {} placement, generator {}.\n", s.name, enum_name(s.load),
-        s.load == LoadKind::open
+        s.load == LoadMode::open
             ? fmt::format(" at {:g} msg/s", config.rate)
             : fmt::format(" with {} message(s) in flight per connection", config.depth),
         enum_name(s.placement), s.busy_poll ? "busy-polling" : "sleeping in epoll_wait");
@@ -176,7 +176,7 @@ std::vector<std::string> raw_wait_backends() {
 // the server slows, which would be counted as descriptor cost.
 std::string per_fd_series(const SweepConfig& config) {
   for (const auto& s : config.series) {
-    if (s.load == LoadKind::open) return s.name;
+    if (s.load == LoadMode::open) return s.name;
   }
   return kClosedSeries;
 }
@@ -410,7 +410,7 @@ Section<LatencyTable> latency_section(const SummaryContext& c) {
   std::string md;
   LatencyTable numbers;
   for (const auto& s : config.series) {
-    if (s.load != LoadKind::open) continue;
+    if (s.load != LoadMode::open) continue;
     md += fmt::format("\n## Latency at {:g} msg/s (`{}`: {} placement, generator {})\n\n",
                       config.rate, s.name, enum_name(s.placement),
                       s.busy_poll ? "busy-polling" : "sleeping");

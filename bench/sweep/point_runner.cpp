@@ -190,7 +190,7 @@ std::vector<std::string> load_args(const PointSpec& point, const SweepConfig& co
       "--idle",   std::to_string(idle),           "--active",   std::to_string(active),
       "--size",   std::to_string(config.size),    "--duration", format_duration(config.duration),
       "--warmup", format_duration(config.warmup), "--quiet"};
-  if (point.series.load == LoadKind::open) {
+  if (point.series.load == LoadMode::open) {
     args.insert(args.end(), {"--rate", fmt::format("{}", rate)});
   } else {
     args.insert(args.end(), {"--depth", std::to_string(config.depth)});

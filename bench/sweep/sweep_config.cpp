@@ -43,11 +43,11 @@ SweepConfig default_config(bool full, std::uint64_t fd_limit, const std::vector<
   // Closed loop for throughput and CPU per message; open loop for latency at equal load, with
   // the generator spinning so that waking its own core stays out of the latency.
   const Placement split = two_cpus ? Placement::split : Placement::shared;
-  c.series = {{"closed-split", LoadKind::closed, split, false}};
-  if (two_cpus) c.series.push_back({"open-split-busy", LoadKind::open, Placement::split, true});
-  if (full || !two_cpus) c.series.push_back({"open-split", LoadKind::open, split, false});
+  c.series = {{"closed-split", LoadMode::closed, split, false}};
+  if (two_cpus) c.series.push_back({"open-split-busy", LoadMode::open, Placement::split, true});
+  if (full || !two_cpus) c.series.push_back({"open-split", LoadMode::open, split, false});
   if (full && two_cpus)
-    c.series.push_back({"open-shared", LoadKind::open, Placement::shared, false});
+    c.series.push_back({"open-shared", LoadMode::open, Placement::shared, false});
   if (full) {
     c.duration = std::chrono::seconds(3);
     c.warmup = std::chrono::seconds(1);
