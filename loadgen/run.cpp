@@ -176,6 +176,8 @@ int exit_code(LoadgenStatus status) {
       return kExitInterrupted;
     case LoadgenStatus::errors:
     case LoadgenStatus::connect_failed:
+    case LoadgenStatus::overloaded:
+    case LoadgenStatus::insufficient:
       break;
   }
   return 1;

@@ -20,11 +20,20 @@
 
 namespace muxbench {
 
-enum class LoadgenStatus { ok, errors, connect_failed, interrupted };
+enum class LoadgenStatus {
+  ok,
+  errors,          // integrity errors, lost or dropped connections
+  connect_failed,  // the connections could not be opened
+  interrupted,     // SIGINT/SIGTERM: the window is shorter than asked
+  overloaded,      // open loop: the requested rate was not achieved, or sends left too late
+  insufficient,    // too few completed echoes in the window for its numbers to mean anything
+};
 MUXBENCH_JSON_ENUM(LoadgenStatus, {{LoadgenStatus::ok, "ok"},
                                    {LoadgenStatus::errors, "errors"},
                                    {LoadgenStatus::connect_failed, "connect_failed"},
-                                   {LoadgenStatus::interrupted, "interrupted"}})
+                                   {LoadgenStatus::interrupted, "interrupted"},
+                                   {LoadgenStatus::overloaded, "overloaded"},
+                                   {LoadgenStatus::insufficient, "insufficient"}})
 
 // "config": the options as run (durations in seconds, addresses as text).
 struct LoadgenConfigRecord {
