@@ -19,7 +19,7 @@ using Json = nlohmann::json;
 
 // The closed-loop series the CPU-per-message comparisons use, and the backend they compare with.
 const std::string kClosedSeries = "closed-split";
-const std::string kBaseline(known_backend("epoll-lt"));
+const std::string kBaseline(backend_name("epoll-lt"));
 
 // A metric of one point, when measured.
 std::optional<double> metric_value(const PointRecord& point, Metric metric) {
@@ -372,10 +372,10 @@ Section<LibraryNumbers> libraries_section(const SummaryContext& c) {
     std::optional<RatioOverIdles>* slot;  // where summary.json keeps it (else over_epoll_lt)
   };
   for (const Comparison& comparison :
-       {Comparison{known_backend("asio"), "Asio", "raw epoll-lt", &numbers.asio_over_epoll_lt},
-        Comparison{known_backend("uring-poll"), "uring-poll", "raw epoll-lt", nullptr},
-        Comparison{known_backend("uring"), "uring", "raw epoll-lt", nullptr},
-        Comparison{known_backend("epoll-et"), "epoll-et", "epoll-lt", &numbers.et_over_lt}}) {
+       {Comparison{backend_name("asio"), "Asio", "raw epoll-lt", &numbers.asio_over_epoll_lt},
+        Comparison{backend_name("uring-poll"), "uring-poll", "raw epoll-lt", nullptr},
+        Comparison{backend_name("uring"), "uring", "raw epoll-lt", nullptr},
+        Comparison{backend_name("epoll-et"), "epoll-et", "epoll-lt", &numbers.et_over_lt}}) {
     const std::string backend(comparison.backend);
     const auto r = ratio_over_idles(c.agg, backend);
     if (!r) continue;
@@ -392,7 +392,7 @@ Section<LibraryNumbers> libraries_section(const SummaryContext& c) {
         comparison.label, percent(r->median), comparison.base_label, r->count, percent(r->low),
         percent(r->high));
   }
-  for (const std::string& backend : {kBaseline, std::string(known_backend("epoll-et"))}) {
+  for (const std::string& backend : {kBaseline, std::string(backend_name("epoll-et"))}) {
     const auto idles = c.agg.idles(kClosedSeries, backend, Metric::events_per_wait);
     if (idles.empty()) continue;
     std::vector<double> events;

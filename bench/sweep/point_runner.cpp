@@ -454,7 +454,7 @@ PointRecord measured_record(PointRecord record, const GeneratorOutcome& outcome,
 PointRecord run_point(const PointSpec& point, const SweepConfig& config, const Tools& tools,
                       const std::filesystem::path& points_dir, const std::atomic<bool>& stop) {
   PointRecord record = point_record(point, config);
-  if (point.backend == known_backend("select") && !select_supports(point.idle, config.active)) {
+  if (point.backend == backend_name("select") && !select_supports(point.idle, config.active)) {
     return ended(std::move(record), PointStatus::unsupported,
                  fmt::format("select cannot watch descriptors >= FD_SETSIZE ({}): {} "
                              "idle + {} active connections need more",

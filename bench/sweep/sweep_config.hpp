@@ -10,13 +10,6 @@
 
 namespace muxbench {
 
-// A backend the sweep's code names itself (select's FD_SETSIZE, the epoll-lt baseline), checked
-// against common/backend_table.hpp at compile time.
-consteval std::string_view known_backend(std::string_view name) {
-  if (find_backend_info(name) == nullptr) throw "not a backend of kBackendTable";
-  return name;
-}
-
 // Defaults for --quick / --full on a machine with this fd limit and these CPUs: every backend of
 // the backend table.
 SweepConfig default_config(bool full, std::uint64_t fd_limit, const std::vector<int>& cpus);
