@@ -156,6 +156,58 @@ POLLERS = {"select": SelectPoller, "poll": PollPoller, "epoll": EpollPoller,
            "selectors": SelectorsPoller}
 
 
+# ---- The listening socket, and running out of descriptors
+
+
+def open_reserve():
+    try:
+        return os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+
+
+class Listener(socket.socket):
+    """A listening socket whose accept() survives EMFILE/ENFILE without spinning, for the raw
+    loops and asyncio alike. accept() fails with EMFILE even on an empty backlog, so the listener
+    stays readable and a level-triggered loop would call it again at once; asyncio (3.11) even
+    goes on calling it `backlog` times in the same turn, scheduling one retry per failure. So, as
+    libuv does, a reserve descriptor is freed, what waits in the backlog is accepted and closed
+    (refused: the clients see the close), the reserve is taken back, and accept() reports an
+    empty backlog (BlockingIOError). Only when there is no reserve to lend does EMFILE reach the
+    caller (which stops accepting for a while); further calls in that back-off see an empty
+    backlog, which ends asyncio's turn."""
+
+    def prepare(self, counters):
+        self.counters = counters
+        self.reserve_fd = open_reserve()
+        self.quiet_until = 0.0
+
+    def accept(self):
+        if self.quiet_until and time.monotonic() < self.quiet_until:
+            raise BlockingIOError(errno.EAGAIN, "out of descriptors: not accepting for a while")
+        try:
+            return super().accept()
+        except OSError as error:
+            if error.errno not in (errno.EMFILE, errno.ENFILE):
+                raise
+            self.counters.fd_limit_hits += 1
+            if self.reserve_fd is None:
+                self.reserve_fd = open_reserve()
+            if self.reserve_fd is None:
+                self.quiet_until = time.monotonic() + ACCEPT_BACKOFF_SECONDS
+                raise
+        os.close(self.reserve_fd)
+        for _ in range(MAX_ACCEPTS_PER_EVENT):
+            try:
+                sock, _ = super().accept()
+            except OSError:
+                break
+            sock.close()
+            self.counters.refused_fd_limit += 1
+        self.reserve_fd = open_reserve()
+        raise BlockingIOError(errno.EAGAIN, "waiting connections refused: out of descriptors")
+
+
 # ---- The echo loop, written once for every poller.
 
 
@@ -182,7 +234,6 @@ class EchoLoop:
         self.announce = announce
         self.connections = {}
         self.accept_resume_at = None  # set while accepting is paused
-        self.reserve_fd = self.open_reserve()
 
     def run(self):
         self.poller.register(self.listen_fd, READ)
@@ -283,10 +334,8 @@ class EchoLoop:
             except BlockingIOError:
                 return
             except OSError as error:
-                if error.errno in (errno.EMFILE, errno.ENFILE):
-                    return self.on_fd_limit()
-                if error.errno in (errno.ENOBUFS, errno.ENOMEM):
-                    counters.accept_errors += 1
+                if error.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                    counters.accept_errors += 1  # EMFILE here: no reserve left (see Listener)
                     return self.pause_accepting()
                 counters.accept_errors += 1  # ECONNABORTED, EPROTO...: the next one may be fine
                 continue
@@ -306,35 +355,6 @@ class EchoLoop:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self.connections[fd] = Connection(sock, fd)
             self.poller.register(fd, READ)
-
-    @staticmethod
-    def open_reserve():
-        try:
-            return os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC)
-        except OSError:
-            return None
-
-    # EMFILE: the backlog stays readable, so a level-triggered loop would spin on it. Free the
-    # reserve descriptor, accept and close what waits (refused), take the reserve back; without
-    # a reserve, stop looking at the listener for a while.
-    def on_fd_limit(self):
-        counters = self.counters
-        counters.fd_limit_hits += 1
-        if self.reserve_fd is None:
-            self.reserve_fd = self.open_reserve()
-        if self.reserve_fd is None:
-            return self.pause_accepting()
-        os.close(self.reserve_fd)
-        for _ in range(MAX_ACCEPTS_PER_EVENT):
-            try:
-                sock, _ = self.listener.accept()
-            except OSError:
-                break
-            sock.close()
-            counters.refused_fd_limit += 1
-        self.reserve_fd = self.open_reserve()
-        if self.reserve_fd is None:
-            self.pause_accepting()
 
     def pause_accepting(self):
         if self.accept_resume_at is None:
@@ -427,14 +447,13 @@ async def serve_asyncio(mode, listener, config, counters, announce):
         loop.add_signal_handler(signal_number, stop)
 
     def on_loop_error(loop, context):
-        # asyncio itself backs off from EMFILE on accept (it stops reading the listener for one
-        # second); count it and say so in one line instead of a traceback.
+        # EMFILE that Listener could not absorb: asyncio stops accepting for a second. One line
+        # instead of the default handler's traceback.
         error = context.get("exception")
         if isinstance(error, OSError) and error.errno in (errno.EMFILE, errno.ENFILE):
-            if counters.fd_limit_hits == 0:
-                print(f"{PROGRAM}: {mode}: accept: {error.strerror}; asyncio pauses accepting "
-                      "for a second", file=sys.stderr, flush=True)
-            counters.fd_limit_hits += 1
+            counters.accept_errors += 1
+            print(f"{PROGRAM}: {mode}: accept: {error.strerror}; asyncio pauses accepting for "
+                  "a second", file=sys.stderr, flush=True)
         else:
             loop.default_exception_handler(context)
 
@@ -500,8 +519,9 @@ def parse_arguments(argv):
     return args
 
 
-def listen(address, port):
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+def listen(address, port, counters):
+    listener = Listener(socket.AF_INET, socket.SOCK_STREAM)
+    listener.prepare(counters)
     try:
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind((address, port))
@@ -540,7 +560,7 @@ def main(argv):
         if args.cpu is not None:
             os.sched_setaffinity(0, {args.cpu})
         soft, hard = raise_fd_limit_to_hard()
-        listener = listen(args.bind, args.port)
+        listener = listen(args.bind, args.port, counters)
         port = listener.getsockname()[1]
 
         def announce():
