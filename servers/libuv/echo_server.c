@@ -198,6 +198,10 @@ static void close_handle(uv_handle_t* handle, void* listener) {
 static void on_signal(uv_signal_t* signal_handle, int signal_number) {
   (void)signal_number;
   uv_walk(signal_handle->loop, close_handle, signal_handle->data);
+  // Closing the signal handles gave SIGINT/SIGTERM their default action back: a second signal
+  // while the loop winds down must not kill the process.
+  signal(SIGINT, SIG_IGN);
+  signal(SIGTERM, SIG_IGN);
 }
 
 // ---- Command line
@@ -314,6 +318,14 @@ int main(int argc, char** argv) {
   }
   uv_tcp_t server;
   uv_tcp_init(loop, &server);
+  // Before listening: a client may see the port open (readiness) and signal at once.
+  uv_signal_t sigint;
+  uv_signal_t sigterm;
+  uv_signal_init(loop, &sigint);
+  uv_signal_init(loop, &sigterm);
+  sigint.data = sigterm.data = &server;
+  uv_signal_start(&sigint, on_signal, SIGINT);
+  uv_signal_start(&sigterm, on_signal, SIGTERM);
   int error = uv_tcp_bind(&server, (const struct sockaddr*)&address, 0);
   if (error == 0) error = uv_listen((uv_stream_t*)&server, SOMAXCONN, on_connection);
   if (error != 0) {
@@ -324,14 +336,6 @@ int main(int argc, char** argv) {
   struct sockaddr_in bound;
   int length = sizeof bound;
   uv_tcp_getsockname(&server, (struct sockaddr*)&bound, &length);
-
-  uv_signal_t sigint;
-  uv_signal_t sigterm;
-  uv_signal_init(loop, &sigint);
-  uv_signal_init(loop, &sigterm);
-  sigint.data = sigterm.data = &server;
-  uv_signal_start(&sigint, on_signal, SIGINT);
-  uv_signal_start(&sigterm, on_signal, SIGTERM);
 
   fprintf(stderr, "%s: libuv %s, fd limit %llu (hard %llu), read size %zu, max pending %zu%s\n",
           kProgram, uv_version_string(), (unsigned long long)limit.rlim_cur,
