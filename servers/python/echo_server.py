@@ -472,6 +472,11 @@ async def serve_asyncio(mode, listener, config, counters, announce):
             backlog=socket.SOMAXCONN, limit=config.read_size)
     announce()
     await stopped
+    for signal_number in (signal.SIGINT, signal.SIGTERM):
+        # Removing asyncio's handler restores the default action (SIGINT: KeyboardInterrupt), so
+        # a second signal while asyncio.run winds down would kill it or raise: ignore them.
+        loop.remove_signal_handler(signal_number)
+        signal.signal(signal_number, signal.SIG_IGN)
     server.close()
 
 
@@ -582,7 +587,7 @@ def main(argv):
     except UsageError as error:
         print(f"{PROGRAM}: {error}", file=sys.stderr)
         return 2
-    except Stop:
+    except (Stop, KeyboardInterrupt):
         pass
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
