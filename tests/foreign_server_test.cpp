@@ -10,6 +10,7 @@
 
 #include <thread>
 
+#include "common/fd_limit.hpp"
 #include "common/tcp_client.hpp"
 #include "tests/support/echo_clients.hpp"
 #include "tests/support/foreign_server_process.hpp"
@@ -44,6 +45,7 @@ class ForeignServerTest : public ::testing::TestWithParam<std::string> {
   void SetUp() override {
     server_ = foreign_server(GetParam());
     if (!server_.missing.empty()) GTEST_SKIP() << server_.missing;
+    raise_fd_limit_to_hard();  // a thousand idle clients live in this process
   }
   void TearDown() override {
     for (const int fd : fds_) ::close(fd);
@@ -246,6 +248,9 @@ INSTANTIATE_TEST_SUITE_P(Shipped, ForeignServerTest, ::testing::ValuesIn(server_
 TEST(ForeignPythonSelect, ConnectionsPastFdSetsizeAreRefusedAndTheFirstThousandStillEcho) {
   const auto server = foreign_server("python_select");
   if (!server.missing.empty()) GTEST_SKIP() << server.missing;
+  if (raise_fd_limit_to_hard().soft < 1200) {
+    GTEST_SKIP() << "needs 1100 client descriptors; RLIMIT_NOFILE is " << current_fd_limit().soft;
+  }
   ForeignServerProcess process(server.argv);
   std::vector<int> fds;
   for (int i = 0; i < 1100; ++i) fds.push_back(connect_to(process.port()));
