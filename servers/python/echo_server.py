@@ -431,16 +431,20 @@ async def echo_stream(reader, writer, config, counters):
 
 
 async def serve_asyncio(mode, listener, config, counters, announce):
-    # A BufferedProtocol rather than streams. Both are idiomatic; measured with loadgen (10 active
-    # clients, 64 B messages, server pinned to one CPU, server CPU from /proc/PID/task/*/schedstat)
-    # streams cost 24 us of server CPU per echoed message against 6.5 us for the protocol (a raw
-    # select.epoll loop: 5.0 us), so streams echo about a quarter of the messages per CPU second.
-    # Streams add, per message, a copy into and out of the StreamReader's buffer, a future woken
-    # through call_soon, a task step on a later loop turn for read() and another await for
-    # drain(); the protocol is called straight from the selector event. A plain asyncio.Protocol
-    # (data_received) costs the same as the BufferedProtocol (6.4-6.9 us), but only the buffered
-    # one makes each recv ask for --read-size bytes (a plain Protocol and streams read 256 KiB,
-    # asyncio's fixed max_size). `--mode asyncio-streams` keeps the streams version to show that.
+    # A BufferedProtocol rather than streams or a plain Protocol: all three are idiomatic, but
+    # measured with loadgen (10 active clients, 64 B messages, server pinned to one CPU, server
+    # CPU from /proc/PID/task/*/schedstat), per echoed message the BufferedProtocol costs 6.6 us
+    # of server CPU (a raw select.epoll loop: 5.2 us), streams 24 us, a plain Protocol 30 us.
+    # Streams and plain protocols recv() 256 KiB at a time (asyncio's fixed max_size), above
+    # glibc's 128 KiB mmap threshold, and CPython shrinks each result with realloc: every read
+    # costs an mmap, an mremap, a munmap and page faults (strace -c: one of each per recvfrom).
+    # With glibc kept from returning memory (MALLOC_MMAP_THRESHOLD_=1048576
+    # MALLOC_TRIM_THRESHOLD_=67108864 MALLOC_TOP_PAD_=1048576) a plain Protocol costs 6.9 us
+    # and streams still 12 us: their own price is a copy into and out of the StreamReader's
+    # buffer, a future woken through call_soon and a task step per read(), and the drain()
+    # await. The BufferedProtocol receives into get_buffer()'s --read-size bytes, so it also
+    # keeps the contract's read size. `--mode asyncio-streams` keeps streams, as tutorials write
+    # them, to show their cost.
     loop = asyncio.get_running_loop()
     stopped = loop.create_future()
 
