@@ -31,8 +31,8 @@ KNOWN_CHARTS = [
      "The server's own CPU time per echoed message; the clearest view of what each idle descriptor "
      "costs, since it does not depend on whether the load generator kept up."),
     ("events_per_wait", "Events per wait call",
-     "How many ready descriptors (completions, for io_uring) one wait call returned: above 1 the "
-     "server is batching because it is busy."),
+     "How many events one wait call returned (ready descriptors; completions for the uring "
+     "backend): above 1 the server is batching because it is busy."),
     ("latency-", "Latency at equal load",
      "Open loop at a fixed rate: p50 and p99 round-trip latency against the descriptors watched."),
     ("wait_cost", "One wait call (micro-benchmark)",
@@ -107,7 +107,7 @@ table.kv th { width: 12em; background: #f6f7f9; font-weight: 600; }
 .card.good, .card.warn, .card.bad, .card.info { color: #fff; border-color: transparent; }
 .card.good .l, .card.warn .l, .card.bad .l, .card.info .l { color: #fff; }
 .chart { margin: 0.5em 0 1.6em; }
-.chart img { width: 100%; max-width: 1100px; height: auto; border: 1px solid #e3e6eb; }
+.chart img { max-width: 100%; height: auto; border: 1px solid #e3e6eb; }
 .chart p { margin: 0.2em 0; }
 .muted { color: #5f6778; font-size: 0.9em; }
 .summary h2 { font-size: 1.15em; border-bottom: none; }
@@ -266,7 +266,7 @@ def render_markdown(text):
 # Sections
 
 
-def section_status(sweep):
+def section_status(sweep, results_dir):
     status = sweep.get("status") or "unknown"
     points = sweep.get("points") if isinstance(sweep.get("points"), list) else []
     counts = {}
@@ -308,6 +308,8 @@ def section_status(sweep):
         if isinstance(step, dict):
             s = step.get("status", "unknown")
             detail = step.get("reason") or (f"wrote {step['file']}" if step.get("file") else "")
+            if step.get("file") and not os.path.exists(os.path.join(results_dir, str(step["file"]))):
+                detail += " (not in this directory)"
             steps.append(f'<li>{esc(label)}: <span class="status {status_class(s)}">{esc(s)}</span>'
                          f'{" — " + esc(detail) if detail else ""}</li>')
         else:
@@ -532,7 +534,7 @@ def build_page(results_dir, sweep):
         f'<p class="lede">{esc(" · ".join(x for x in (f"{mode} mode" if mode else "", when, where) if x))}</p>',
         "<nav>" + "".join(f'<a href="#{a}">{esc(t)}</a>' for a, t in nav) + "</nav></header>",
         f"<p>{esc(lede)}</p>",
-        section_status(sweep),
+        section_status(sweep, results_dir),
         '<section id="findings"><h2>Findings</h2>',
     ]
     if summary is not None:
