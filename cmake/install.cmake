@@ -1,5 +1,6 @@
-# Install rules and the Debian package: programs in bin/, the Python helpers (charts, the
-# micro-benchmark report, the Python echo server) and the result schemas in share/muxbench/.
+# Install rules and the Debian package: programs in bin/, the Python helpers (charts, the HTML
+# report, the micro-benchmark report, the Python echo server) and the result schemas in
+# share/muxbench/.
 # An installed sweep finds its helpers relative to its own executable (../share/muxbench).
 include(GNUInstallDirs)
 
@@ -10,7 +11,8 @@ endif()
 install(TARGETS ${MUXBENCH_PROGRAMS} RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 
 set(MUXBENCH_DATA_DESTINATION ${CMAKE_INSTALL_DATADIR}/muxbench)
-install(PROGRAMS plots/plot.py bench/micro_report.py DESTINATION ${MUXBENCH_DATA_DESTINATION})
+install(PROGRAMS plots/plot.py plots/report.py bench/micro_report.py
+        DESTINATION ${MUXBENCH_DATA_DESTINATION})
 install(PROGRAMS servers/python/echo_server.py
         DESTINATION ${MUXBENCH_DATA_DESTINATION}/servers/python)
 install(FILES results/README.md DESTINATION ${MUXBENCH_DATA_DESTINATION}/results)
@@ -28,5 +30,5 @@ set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION net)
 # Shared libraries from dpkg-shlibdeps; the Python helpers' needs by hand.
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
-set(CPACK_DEBIAN_PACKAGE_DEPENDS "python3, python3-matplotlib")
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "python3, python3-matplotlib, python3-markdown")
 include(CPack)

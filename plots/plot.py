@@ -4,10 +4,14 @@
 Reads sweep.json (and micro.json when present) and writes PNG and SVG files:
   throughput        closed loop: echoed messages per second vs descriptors watched
   cpu_per_message   closed loop: server CPU microseconds per message vs descriptors
-  events_per_wait   closed loop: ready descriptors returned per wait call vs descriptors
+  events_per_wait   closed loop: events returned per wait call vs descriptors (ready descriptors;
+                    for the uring backend, completions)
   latency-<series>  open loop: p50 and p99 latency vs descriptors, one chart per open series
   wait_cost         wait-bench: one wait call vs registered descriptors (log-log)
-The backends (their order, hence their colours) come from `echo-server --list-backends --json`.
+The backends (their order, hence their colours) come from `echo-server --list-backends --json`;
+a wait-bench variant of a backend (epoll-et-rearm) takes a colour of its own.
+Points are medians over the repeats with bars from min to max, and the legend says so; a run of
+one repeat draws no bars (and its p99 panels say that each p99 is one window's).
 Needs Debian's python3-matplotlib; run with /usr/bin/python3."""
 import argparse
 import json
@@ -23,7 +27,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 # (colour, marker) by position in echo-server's backend table; backends the table does not know
-# (a foreign server's) take the slots after it, in name order.
+# (a foreign server's, wait-bench's variants such as epoll-et-rearm) take the slots after it, in
+# name order, so that no two lines of one chart share a colour.
 PALETTE = [("#d62728", "s"), ("#ff7f0e", "D"), ("#1f77b4", "o"), ("#17becf", "^"),
            ("#2ca02c", "v"), ("#9467bd", "P"), ("#8c564b", "X"), ("#e377c2", "*"),
            ("#7f7f7f", "h"), ("#bcbd22", "<"), ("#393b79", ">"), ("#637939", "p")]
@@ -112,6 +117,19 @@ def caption(sweep):
             f"{sweep['started_utc'][:10]}")
 
 
+def repeats(sweep):
+    """How many repeats a point's median is taken over: the most ok runs of any aggregate, else the
+    configured count."""
+    runs = [a.get("ok_runs", a.get("runs")) for a in sweep.get("aggregates", [])]
+    runs = [r for r in runs if isinstance(r, int)]
+    return max(runs) if runs else int(sweep["config"].get("repeats", 1))
+
+
+def spread_label(n):
+    """The legend's title: what a point and its bars are."""
+    return f"median, bars min–max over {n} repeats" if n > 1 else "one repeat per point: no spread"
+
+
 def series_rows(sweep, series, metric):
     """{backend: [(total_fds, median, low, high, generator_bound)]} for one series and metric."""
     rows = {}
@@ -135,17 +153,22 @@ def finish(fig, ax, sweep, out_dir, name, note=None):
     plt.close(fig)
 
 
-def draw_lines(ax, rows, styles, scale=1.0):
+def draw_lines(ax, rows, styles, scale=1.0, bars=True):
+    """One line per backend: medians, with min–max bars when there is a spread to show (bars)."""
     any_bound = False
     for backend in styles.order:
         if backend not in rows:
             continue
         xs = [r[0] for r in rows[backend]]
         ys = [r[1] * scale for r in rows[backend]]
-        low = [max(0.0, (r[1] - r[2]) * scale) for r in rows[backend]]
-        high = [max(0.0, (r[3] - r[1]) * scale) for r in rows[backend]]
-        ax.errorbar(xs, ys, yerr=[low, high], color=styles.colour(backend), marker=styles.marker(backend),
-                    markersize=5, linewidth=1.6, capsize=2, label=backend)
+        style = dict(color=styles.colour(backend), marker=styles.marker(backend), markersize=5,
+                     linewidth=1.6, label=backend)
+        if bars:
+            low = [max(0.0, (r[1] - r[2]) * scale) for r in rows[backend]]
+            high = [max(0.0, (r[3] - r[1]) * scale) for r in rows[backend]]
+            ax.errorbar(xs, ys, yerr=[low, high], capsize=2, **style)
+        else:  # a plain line: the legend shows no bar glyph either
+            ax.plot(xs, ys, **style)
         bound = [(r[0], r[1] * scale) for r in rows[backend] if r[4]]
         if bound:
             any_bound = True
@@ -184,8 +207,9 @@ def chart_closed(sweep, styles, out_dir, name, metric, ylabel, title, log_y, sca
     rows = series_rows(sweep, series["name"], metric)
     if not rows:
         return
+    n = repeats(sweep)
     fig, ax = plt.subplots(figsize=(8, 5))
-    draw_lines(ax, rows, styles, scale)
+    draw_lines(ax, rows, styles, scale, bars=n > 1)
     ax.set_xscale("log")
     if log_y:
         ax.set_yscale("log")
@@ -193,7 +217,7 @@ def chart_closed(sweep, styles, out_dir, name, metric, ylabel, title, log_y, sca
     ax.set_ylabel(ylabel)
     ax.set_title(f"{title}\n{describe(series, sweep['config'])}", fontsize=10)
     mark_fd_setsize(ax)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, title=spread_label(n), title_fontsize=8)
     finish(fig, ax, sweep, out_dir, name, note)
 
 
@@ -205,9 +229,10 @@ def chart_latency(sweep, styles, out_dir):
         p99 = series_rows(sweep, series["name"], "latency_p99_ns")
         if not p50:
             continue
+        n = repeats(sweep)
         fig, axes = plt.subplots(1, 2, figsize=(11, 5), sharey=True)
         for ax, rows, label in ((axes[0], p50, "p50"), (axes[1], p99, "p99")):
-            draw_lines(ax, rows, styles, scale=1e-3)
+            draw_lines(ax, rows, styles, scale=1e-3, bars=n > 1)
             ax.set_xscale("log")
             ax.set_yscale("log")
             ax.set_xlabel("descriptors watched (log scale)")
@@ -215,10 +240,17 @@ def chart_latency(sweep, styles, out_dir):
             mark_fd_setsize(ax)
             ax.grid(True, which="major", alpha=0.35)
         axes[0].set_ylabel("round-trip latency (µs, log scale)")
-        axes[0].legend(fontsize=8)
+        axes[0].legend(fontsize=8, title=spread_label(n), title_fontsize=8)
+        if n == 1:
+            # A p99 from one window rests on its slowest 1%: a few hundred messages.
+            axes[1].set_title("p99 latency — one run: p99 from a single window", fontsize=10,
+                              color="#b22222", fontweight="bold")
         fig.suptitle(f"Latency at equal load: {describe(series, sweep['config'])}", fontsize=10)
-        finish(fig, axes[1], sweep, out_dir, f"latency-{series['name']}",
-               "Latency counts from each message's intended send time (coordinated omission corrected).")
+        note = "Latency counts from each message's intended send time (coordinated omission corrected)."
+        if n == 1:
+            note += (" One run: each p99 is the slowest 1% of one window's messages and moves from "
+                     "run to run; a full run repeats every point.")
+        finish(fig, axes[1], sweep, out_dir, f"latency-{series['name']}", note)
 
 
 def read_micro(out_dir):
@@ -251,14 +283,21 @@ def chart_micro(sweep, styles, lines, out_dir):
         base = base_backend(styles.table, backend)
         xs = sorted(values)
         ys = [sorted(values[x])[len(values[x]) // 2] for x in xs]
-        ax.plot(xs, ys, color=styles.colour(base), marker=styles.marker(base),
+        # A variant (epoll-et-rearm) has a colour of its own and its base's marker, hollow.
+        variant = base != backend
+        name = f"{base} + {backend[len(base) + 1:].replace('rearm', 're-arm')}" if variant else backend
+        ax.plot(xs, ys, color=styles.colour(backend), marker=styles.marker(base),
+                markerfacecolor="white" if variant else styles.colour(backend),
                 markersize=4, linewidth=1.5, linestyle="-" if kind == "socketpair" else "--",
-                alpha=0.6 if base != backend else 1.0, label=f"{backend} ({kind})")
+                label=f"{name} ({kind})")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("registered descriptors (log scale)")
     ax.set_ylabel("time per wait call (ns, log scale)")
-    ax.set_title("One wait call with one ready descriptor (wait-bench)", fontsize=10)
+    reps = int(sweep["config"].get("micro_repetitions", 1) or 1)
+    ax.set_title("One wait call with one ready descriptor (wait-bench"
+                 + (f"; median of {reps} repetitions)" if reps > 1 else "; one repetition)"),
+                 fontsize=10)
     mark_fd_setsize(ax)
     ax.legend(fontsize=7, ncol=2)
     finish(fig, ax, sweep, out_dir, "wait_cost")
@@ -284,8 +323,7 @@ def main():
         print(f"plot.py: {e}", file=sys.stderr)
         return 1
     micro = read_micro(out_dir)
-    styles = Styles(table, [a["backend"] for a in sweep["aggregates"]] +
-                    [base_backend(table, b) for b, _ in (micro or {})])
+    styles = Styles(table, [a["backend"] for a in sweep["aggregates"]] + [b for b, _ in (micro or {})])
     chart_closed(sweep, styles, out_dir, "throughput", "throughput_msgs_per_s",
                  "echoed messages per second", "Throughput as idle connections are added",
                  log_y=False, note="Hollow circles: the generator was saturated at that point.")
@@ -293,7 +331,7 @@ def main():
                  "server CPU per message (µs, log scale)",
                  "Server CPU per echoed message as idle connections are added", log_y=True)
     chart_closed(sweep, styles, out_dir, "events_per_wait", "events_per_wait",
-                 "ready descriptors returned per wait call",
+                 "events per wait call\n(ready descriptors; completions for uring)",
                  "Events per wake-up (Asio hides its wait calls)", log_y=False)
     chart_latency(sweep, styles, out_dir)
     chart_micro(sweep, styles, micro, out_dir)
