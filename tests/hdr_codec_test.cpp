@@ -160,8 +160,9 @@ TEST(HdrV2, RefusesHistogramsThatAreNotOurLayout) {
 
 TEST(HdrV2, RefusesDamagedEncodings) {
   auto bytes = encode_v2_compressed(of({1, 2, 3, 1'000'000}));
-  EXPECT_THROW(decode_v2_compressed(std::span(bytes).first(7)), FormatError);
-  EXPECT_THROW(decode_v2_compressed(std::span(bytes).first(bytes.size() - 1)), FormatError);
+  for (std::size_t n = 0; n < bytes.size(); ++n) {
+    EXPECT_THROW(decode_v2_compressed(std::span(bytes).first(n)), FormatError) << n << " bytes";
+  }
   auto garbled = bytes;
   garbled[10] ^= 0x55;
   EXPECT_THROW(decode_v2_compressed(garbled), FormatError);
