@@ -32,6 +32,8 @@ class LatencyHistogram {
   std::uint64_t min() const { return count_ ? min_ : 0; }
   std::uint64_t max() const { return max_; }
   std::uint64_t overflow() const { return overflow_; }
+  // The count of bucket `index` (< kBucketCount), for encoders of this layout (hdr_codec.hpp).
+  std::uint64_t count_at(std::size_t index) const { return counts_[index]; }
   double mean() const;
   double stddev() const;
   // Nearest-rank percentile, p in [0, 100]; 0 gives the minimum and 100 the maximum exactly.
