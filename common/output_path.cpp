@@ -23,6 +23,15 @@ OutputPath OutputPath::checked(std::string_view option, std::string path) {
   if (fs::is_directory(path, error)) {
     throw UsageError(fmt::format("{} {}: is a directory", option, path));
   }
+  if (fs::exists(path, error) && !fs::is_regular_file(path, error)) {
+    // A device or a pipe (/dev/null, /dev/stdout) is written in place: it must open for writing.
+    const int fd = ::open(path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+      throw UsageError(fmt::format("{} {}: cannot write: {}", option, path, std::strerror(errno)));
+    }
+    ::close(fd);
+    return OutputPath(std::move(path));
+  }
   const fs::path directory = fs::absolute(path).parent_path();
   if (!fs::is_directory(directory, error)) {
     throw UsageError(

@@ -123,6 +123,18 @@ TEST_F(Files, OutputPathReportsAFailedWrite) {
   fs::create_directories(dir_);
 }
 
+// Renaming a temporary file over /dev/null would replace the device for the whole machine (a test
+// once did). A symlink to it stands in for the device here, so a regression cannot do that again.
+TEST_F(Files, DevicesAreWrittenInPlaceNotReplaced) {
+  const auto link = dir_ / "null";
+  fs::create_symlink("/dev/null", link);
+  const auto out = OutputPath::checked("--json", link.string());
+  EXPECT_FALSE(out.write("{}\n"));
+  EXPECT_TRUE(fs::is_symlink(link));
+  EXPECT_TRUE(fs::is_character_file(link));
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir_), fs::directory_iterator{}), 1);
+}
+
 TEST_F(Files, SharedOutputsAreRefused) {
   const std::string a = (dir_ / "a").string();
   EXPECT_THROW(refuse_shared_outputs({{"--json", a}, {"--csv", (dir_ / "." / "a").string()}}),
