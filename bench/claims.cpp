@@ -1,5 +1,6 @@
 // claims: demonstrations of what tutorials say about select, poll and epoll, measured here.
-// Writes one JSON document (--json FILE) and a readable account on stdout. See README.md.
+// Writes one JSON document (--json FILE, or - for stdout) and a readable account on stdout
+// (stderr when the JSON goes to stdout). See README.md.
 #include <fmt/format.h>
 #include <poll.h>
 #include <signal.h>
@@ -12,14 +13,15 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
-#include "common/atomic_file.hpp"
 #include "common/backend_table.hpp"
 #include "common/command_line.hpp"
 #include "common/environment.hpp"
 #include "common/fd_limit.hpp"
+#include "common/output_path.hpp"
 #include "common/subprocess.hpp"
 #include "common/tcp_client.hpp"
 #include "common/usage_error.hpp"
@@ -193,9 +195,22 @@ int main(int argc, char** argv) {
   std::string json_path;
   std::string server =
       (std::filesystem::read_symlink("/proc/self/exe").parent_path() / "echo-server").string();
-  app.add_option("--json", json_path, "write the results here (atomically)");
+  auto* json_option = app.add_option(
+      "--json", json_path,
+      "write the results here (atomically; checked before any work); '-': standard output, the "
+      "readable account then goes to standard error");
   app.add_option("--echo-server", server, "the echo-server binary")->capture_default_str();
+  add_version_flag(app, "claims");
   if (const auto exit_code = parse_command_line(app, argc, argv, "claims")) return *exit_code;
+  std::optional<OutputPath> json_out;
+  try {
+    if (json_option->count() > 0) json_out = OutputPath::checked("--json", json_path);
+  } catch (const UsageError& error) {
+    fmt::print(stderr, "claims: {}\n", error.what());
+    return kExitUsage;
+  }
+  // With the JSON on standard output, the account goes to standard error.
+  std::FILE* account = json_out && json_out->is_stdout() ? stderr : stdout;
   raise_fd_limit_to_hard();
   ::signal(SIGPIPE, SIG_IGN);
   try {
@@ -211,27 +226,36 @@ int main(int argc, char** argv) {
     const auto& e = result["edge_triggered_stall"];
     const auto& d = result["descriptors"];
     fmt::print(
+        account,
         "FD_SETSIZE: of {} connections select served {} and refused {} (server counted {}); poll "
         "served {}.\n",
         f["connections"].dump(), f["select"]["served"].dump(), f["select"]["refused"].dump(),
         f["select"]["refused_counted_by_server"].dump(), f["poll"]["served"].dump());
     fmt::print(
+        account,
         "An unread readable fd over {} zero-timeout calls: select reported it {}x, poll {}x, "
         "epoll LT {}x, epoll ET {}x.\n",
         r["calls"].dump(), r["select"].dump(), r["poll"].dump(), r["epoll-lt"].dump(),
         r["epoll-et"].dump());
-    fmt::print(
-        "ET stall: {} bytes written, handler read {}, {} left; the next {} ms wait reported "
-        "{} event(s) (LT: {}); after 1 more byte ET reported {} with {} bytes waiting.\n",
-        e["written"].dump(), e["handler_read"].dump(), e["unread"].dump(), e["wait_ms"].dump(),
-        e["edge_events_while_unread"].dump(), e["level_events_while_unread"].dump(),
-        e["edge_events_after_new_data"].dump(), e["unread_after_new_data"].dump());
+    fmt::print(account,
+               "ET stall: {} bytes written, handler read {}, {} left; the next {} ms wait reported "
+               "{} event(s) (LT: {}); after 1 more byte ET reported {} with {} bytes waiting.\n",
+               e["written"].dump(), e["handler_read"].dump(), e["unread"].dump(),
+               e["wait_ms"].dump(), e["edge_events_while_unread"].dump(),
+               e["level_events_while_unread"].dump(), e["edge_events_after_new_data"].dump(),
+               e["unread_after_new_data"].dump());
     for (const auto& [backend, info] : d.items()) {
-      fmt::print("{}: {} eventpoll descriptor(s), {} of {} memory mappings mention epoll.\n",
+      fmt::print(account,
+                 "{}: {} eventpoll descriptor(s), {} of {} memory mappings mention epoll.\n",
                  backend, info["eventpoll_fds"].dump(), info["eventpoll_mappings"].dump(),
                  info["maps_lines"].dump());
     }
-    if (!json_path.empty()) write_file_atomically(json_path, result.dump(2) + "\n");
+    if (json_out) {
+      if (const auto error = json_out->write(result.dump(2) + "\n")) {
+        fmt::print(stderr, "claims: cannot write --json: {}\n", *error);
+        return 1;
+      }
+    }
     return 0;
   } catch (const std::exception& error) {
     fmt::print(stderr, "claims: {}\n", error.what());

@@ -5,11 +5,18 @@
 #include <time.h>
 
 #include <algorithm>
+#include <charconv>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
 #include <memory>
 #include <optional>
 #include <set>
+#include <sstream>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "bench/fd_pairs.hpp"
@@ -19,6 +26,10 @@
 #include "common/environment.hpp"
 #include "common/exit_codes.hpp"
 #include "common/fd_limit.hpp"
+#include "common/output_path.hpp"
+#include "common/uring.hpp"
+#include "common/usage_error.hpp"
+#include "common/version.hpp"
 
 namespace muxbench {
 namespace {
@@ -161,21 +172,79 @@ std::vector<std::int64_t> fd_counts(std::size_t max_pairs, bool quick) {
   return {counts.begin(), counts.end()};
 }
 
+// Why `Waiter` cannot measure n descriptors on this machine, known before any run; nullopt when
+// it can. select: descriptor values must stay below FD_SETSIZE, and the watched ones start above
+// stdio and the few descriptors the process holds (kLowDescriptors). uring-poll: io_uring may be
+// unavailable (kernel, seccomp, io_uring_disabled).
+constexpr std::size_t kLowDescriptors = 16;
+
+std::optional<std::string> uring_unavailable() {
+  static const std::optional<std::string> reason = []() -> std::optional<std::string> {
+    io_uring ring;
+    if (const int result = init_single_thread_ring(8, ring); result < 0) {
+      return fmt::format("io_uring is not available here: {}", std::strerror(-result));
+    }
+    io_uring_queue_exit(&ring);
+    return std::nullopt;
+  }();
+  return reason;
+}
+
+template <class Waiter>
+std::optional<std::string> unsupported(std::size_t n) {
+  if constexpr (std::is_same_v<Waiter, SelectWaiter>) {
+    if (n + kLowDescriptors > FD_SETSIZE) {
+      return fmt::format(
+          "select cannot watch {} descriptors: their values must stay below FD_SETSIZE ({})", n,
+          FD_SETSIZE);
+    }
+  }
+  if constexpr (std::is_same_v<Waiter, UringPollWaiter>) return uring_unavailable();
+  return std::nullopt;
+}
+
+// A size the backend cannot measure: a benchmark of its own, outside the complexity family, that
+// reports the reason as its error. (Google Benchmark 1.7.1 dereferences an empty vector when every
+// run of a Complexity() family fails, e.g. under a filter that selects only such sizes.)
+void report_unsupported(benchmark::State& state, const std::string* reason) {
+  state.SkipWithError(reason->c_str());
+}
+
 // Each family is fitted against the complexity the textbooks expect (select/poll O(N), epoll
 // O(1)); Google Benchmark's RMS then says how well the expectation holds on this machine. A family
 // is named after its backend (the echo-server's name); "-rearm" when the re-arm is timed too.
+// Sizes the backend cannot measure here are registered apart, under the same names.
 template <class Waiter, bool TimePrepare = false>
 void register_wait_family(FdKind kind, std::size_t max_pairs, benchmark::BigO expected,
                           const Options& options) {
+  static std::vector<std::unique_ptr<std::string>> reasons;  // outlive the benchmarks
   const std::string_view suffix = TimePrepare ? "-rearm" : "";
   for (const std::size_t ready : {std::size_t{0}, std::size_t{1}, std::size_t{64}}) {
-    auto* family = benchmark::RegisterBenchmark(
-        fmt::format("{}{}/{}/ready:{}", Waiter::kName, suffix, to_string(kind), ready).c_str(),
-        wait_call<Waiter, TimePrepare>, kind, ready, &options);
+    const std::string name =
+        fmt::format("{}{}/{}/ready:{}", Waiter::kName, suffix, to_string(kind), ready);
+    std::vector<std::int64_t> measured;
+    std::vector<std::pair<std::int64_t, std::string>> refused;
     for (const auto n : fd_counts(max_pairs, options.quick)) {
-      if (static_cast<std::size_t>(n) >= ready) family->Arg(n);
+      if (static_cast<std::size_t>(n) < ready) continue;
+      if (auto reason = unsupported<Waiter>(static_cast<std::size_t>(n))) {
+        refused.emplace_back(n, std::move(*reason));
+      } else {
+        measured.push_back(n);
+      }
     }
-    family->ArgName("fds")->UseManualTime()->Complexity(expected);
+    if (!measured.empty()) {
+      auto* family = benchmark::RegisterBenchmark(name.c_str(), wait_call<Waiter, TimePrepare>,
+                                                  kind, ready, &options);
+      for (const auto n : measured) family->Arg(n);
+      family->ArgName("fds")->UseManualTime()->Complexity(expected);
+    }
+    for (auto& [n, reason] : refused) {
+      reasons.push_back(std::make_unique<std::string>(std::move(reason)));
+      benchmark::RegisterBenchmark(name.c_str(), report_unsupported, reasons.back().get())
+          ->Arg(n)
+          ->ArgName("fds")
+          ->UseManualTime();
+    }
   }
 }
 
@@ -224,6 +293,53 @@ void add_context(const Options& options) {
   benchmark::AddCustomContext("muxbench_quick", options.quick ? "true" : "false");
 }
 
+// Google Benchmark writes a double that is not finite as a bare NaN or Infinity (the coefficient
+// of variation of a constant counter is 0/0), which is not JSON: strict readers such as
+// JavaScript's JSON.parse refuse the file. Outside strings, each becomes null; nothing else
+// changes.
+std::string strict_json(const std::string& text) {
+  std::string out;
+  out.reserve(text.size());
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      out += c;
+      if (c == '\\' && i + 1 < text.size()) {
+        out += text[++i];
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    if (c == '"') in_string = true;
+    bool replaced = false;
+    for (const std::string_view token : {"-Infinity", "Infinity", "-NaN", "NaN"}) {
+      if (text.compare(i, token.size(), token) == 0) {
+        out += "null";
+        i += token.size() - 1;
+        replaced = true;
+        break;
+      }
+    }
+    if (!replaced) out += c;
+  }
+  return out;
+}
+
+// Writes Google Benchmark's out file to `out`, made strict JSON when it is JSON. Returns what
+// failed.
+std::optional<std::string> finish_out_file(const std::string& written, const OutputPath& out,
+                                           bool json) {
+  std::ifstream in(written, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  if (!in || text.str().empty()) {
+    return fmt::format("{}: Google Benchmark wrote nothing there", out.path());
+  }
+  return out.write(json ? strict_json(text.str()) : text.str());
+}
+
 constexpr const char* kUsage =
     R"(wait-bench: the cost of one select/poll/epoll_wait call vs the number of registered fds.
 
@@ -239,44 +355,119 @@ and epoll_ctl_{add,mod,del}/<fd kind>/fds:<N> (named after the system call). Onl
 is timed (manual time); a call that returns the wrong ready count fails its benchmark. Counters:
 ns_per_call, ns_per_fd.
 
+Sizes a backend cannot measure here (select at FD_SETSIZE and beyond, uring-poll without
+io_uring) are benchmarks of their own that fail with the reason, outside the complexity fit.
+
 Options of its own:
   --quick     a short run for CI: socketpair only, N up to 1024, min time 0.01 s
-  --cpu N     pin to CPU N
+  --cpu N     pin to CPU N (a decimal CPU number this process may use)
+  --version   print the version and exit
 Google Benchmark's options apply too, e.g.
   --benchmark_filter=REGEX  --benchmark_out=FILE --benchmark_out_format=json
-  --benchmark_min_time=SECONDS (default here 0.1)  --benchmark_repetitions=N
+  --benchmark_min_time=SECONDS (default here 0.1)  --benchmark_repetitions=N (N >= 1)
+--benchmark_out is checked before the run ('-': standard output, the console table then goes to
+standard error); its JSON is strict (a NaN or infinite value is written as null).
+Exit code: 0 done (a benchmark that failed says so in its output), 1 the out file could not be
+written, 2 bad usage.
 )";
+
+// Refuses a bad command line with one line on stderr; nullopt when it is fine.
+struct Arguments {
+  std::vector<std::string> passed;  // to Google Benchmark
+  bool quick = false;
+  std::optional<int> cpu;
+  std::optional<std::string> out;
+  std::string out_format = "json";
+};
+
+[[noreturn]] void refuse(const std::string& message) {
+  fmt::print(stderr, "wait-bench: {} (see --help)\n", message);
+  std::exit(kExitUsage);
+}
+
+int parse_cpu(const std::string& text) {
+  int cpu = -1;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), cpu);
+  if (text.empty() || error != std::errc() || end != text.data() + text.size() || cpu < 0 ||
+      text.find_first_not_of("0123456789") != std::string::npos) {
+    refuse(fmt::format("--cpu: '{}' is not a CPU number", text.substr(0, 40)));
+  }
+  return cpu;
+}
+
+Arguments parse_arguments(int argc, char** argv) {
+  Arguments arguments;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    const auto value_of = [&](std::string_view flag) -> std::optional<std::string> {
+      if (arg.rfind(std::string(flag) + "=", 0) != 0) return std::nullopt;
+      return arg.substr(flag.size() + 1);
+    };
+    if (arg == "--help" || arg == "-h") {
+      std::fputs(kUsage, stdout);
+      std::exit(0);
+    } else if (arg == "--version") {
+      fmt::print("{}\n", version_text("wait-bench"));
+      std::exit(0);
+    } else if (arg == "--quick") {
+      arguments.quick = true;
+    } else if (arg == "--cpu") {
+      if (i + 1 == argc) refuse("--cpu needs a CPU number");
+      arguments.cpu = parse_cpu(argv[++i]);
+    } else if (const auto cpu = value_of("--cpu")) {
+      arguments.cpu = parse_cpu(*cpu);
+    } else {
+      if (const auto repetitions = value_of("--benchmark_repetitions")) {
+        const auto& text = *repetitions;
+        if (text.empty() || text.size() > 9 ||
+            text.find_first_not_of("0123456789") != std::string::npos || std::stoi(text) < 1) {
+          refuse(fmt::format("--benchmark_repetitions: '{}' is not a count of at least 1",
+                             text.substr(0, 40)));
+        }
+      }
+      if (const auto out = value_of("--benchmark_out")) arguments.out = *out;
+      if (const auto format = value_of("--benchmark_out_format")) arguments.out_format = *format;
+      arguments.passed.push_back(arg);
+    }
+  }
+  return arguments;
+}
 
 }  // namespace
 }  // namespace muxbench
 
 int main(int argc, char** argv) {
   using namespace muxbench;
+  Arguments arguments = parse_arguments(argc, argv);
   Options options;
-  std::vector<char*> args = {argv[0]};
-  bool min_time_given = false;
-  static std::string min_time_flag;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg == "--help" || arg == "-h") {
-      std::fputs(kUsage, stdout);
-      return 0;
-    } else if (arg == "--quick") {
-      options.quick = true;
-    } else if (arg == "--cpu" && i + 1 < argc) {
-      if (const auto error = pin_to_cpu(std::atoi(argv[++i]))) {
-        fmt::print(stderr, "wait-bench: --cpu: {}\n", *error);
-        return kExitUsage;
-      }
-    } else {
-      min_time_given |= arg.rfind("--benchmark_min_time", 0) == 0;
-      args.push_back(argv[i]);
+  options.quick = arguments.quick;
+  if (arguments.cpu) {
+    if (const auto error = pin_to_cpu(*arguments.cpu)) refuse("--cpu: " + *error);
+  }
+  // The out file is checked now, and Google Benchmark writes a temporary file beside it (or in
+  // /tmp for "-") that is made strict JSON and moved into place after the run.
+  std::optional<OutputPath> out;
+  std::string gb_out;
+  if (arguments.out) {
+    try {
+      out = OutputPath::checked("--benchmark_out", *arguments.out);
+    } catch (const UsageError& error) {
+      refuse(error.what());
+    }
+    gb_out = out->is_stdout() ? fmt::format("/tmp/wait-bench.{}.out", ::getpid())
+                              : fmt::format("{}.gb.{}", out->path(), ::getpid());
+    for (auto& arg : arguments.passed) {
+      if (arg.rfind("--benchmark_out=", 0) == 0) arg = "--benchmark_out=" + gb_out;
     }
   }
-  if (!min_time_given) {
-    min_time_flag = options.quick ? "--benchmark_min_time=0.01" : "--benchmark_min_time=0.1";
-    args.insert(args.begin() + 1, min_time_flag.data());
-  }
+  std::vector<char*> args = {argv[0]};
+  const bool min_time_given =
+      std::any_of(arguments.passed.begin(), arguments.passed.end(),
+                  [](const std::string& arg) { return arg.rfind("--benchmark_min_time", 0) == 0; });
+  std::string min_time_flag =
+      options.quick ? "--benchmark_min_time=0.01" : "--benchmark_min_time=0.1";
+  if (!min_time_given) args.push_back(min_time_flag.data());
+  for (auto& arg : arguments.passed) args.push_back(arg.data());
   int count = static_cast<int>(args.size());
   benchmark::Initialize(&count, args.data());
   if (benchmark::ReportUnrecognizedArguments(count, args.data())) return kExitUsage;
@@ -295,12 +486,31 @@ int main(int argc, char** argv) {
                limit.soft, kFewestPairs);
     return kExitUsage;
   }
-  const std::size_t ran = benchmark::RunSpecifiedBenchmarks();
+  std::size_t ran = 0;
+  if (out && out->is_stdout()) {  // the table goes to stderr, the out file's content to stdout
+    benchmark::ConsoleReporter console;
+    console.SetOutputStream(&std::cerr);
+    console.SetErrorStream(&std::cerr);
+    ran = benchmark::RunSpecifiedBenchmarks(&console);
+  } else {
+    ran = benchmark::RunSpecifiedBenchmarks();
+  }
   benchmark::Shutdown();
   if (ran == 0) {
+    if (!gb_out.empty()) std::filesystem::remove(gb_out);
     fmt::print(stderr,
                "wait-bench: no benchmark matches the filter (see --benchmark_list_tests)\n");
     return kExitUsage;
+  }
+  if (out) {
+    std::optional<std::string> error;
+    error = finish_out_file(gb_out, *out, arguments.out_format == "json");
+    std::error_code ignored;
+    std::filesystem::remove(gb_out, ignored);
+    if (error) {
+      fmt::print(stderr, "wait-bench: cannot write --benchmark_out: {}\n", *error);
+      return 1;
+    }
   }
   return 0;
 }

@@ -3,12 +3,15 @@
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <optional>
 #include <string_view>
 
 #include "common/exit_codes.hpp"
+#include "common/version.hpp"
 
 namespace muxbench {
 
@@ -27,6 +30,11 @@ inline std::optional<int> parse_command_line(CLI::App& app, int argc, char** arg
   return std::nullopt;
 }
 
+// --version: prints version_text(program) on stdout, exit code 0 (parse_command_line returns it).
+inline void add_version_flag(CLI::App& app, std::string_view program) {
+  app.set_version_flag("--version", version_text(program), "print the version and exit");
+}
+
 // CLI11 2.1 reads integers with base 0 ("0x10" is 16, "010" is 8) and wraps "-1" into an unsigned
 // option; a count on a command line is plain decimal digits.
 inline CLI::Validator decimal_count() {
@@ -38,6 +46,26 @@ inline CLI::Validator decimal_count() {
         return {};
       },
       "COUNT");
+}
+
+// A size in bytes: decimal digits, optionally followed by a unit of 1024s (KiB, MiB, GiB, or
+// K, KB, M, MB...; case-insensitive), as "64KiB" or "16 MiB". Refuses what AsSizeValue alone
+// would take ("0x10", "-1", "1e3"). Use with transform(), then check() a range on the result.
+inline CLI::Validator byte_size() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        const std::size_t digits = text.find_first_not_of("0123456789");
+        const std::size_t unit = text.find_first_not_of(' ', digits);
+        const bool letters_only =
+            unit == std::string::npos ||
+            std::all_of(text.begin() + static_cast<std::ptrdiff_t>(unit), text.end(),
+                        [](char c) { return std::isalpha(static_cast<unsigned char>(c)) != 0; });
+        if (digits == 0 || text.empty() || !letters_only) {
+          return "'" + text + "' is not a size (bytes, or with a unit: 64KiB, 16MiB, 1GiB)";
+        }
+        return CLI::AsSizeValue(false)(text);
+      },
+      "SIZE");
 }
 
 // Range and PositiveNumber let NaN through (every comparison with NaN is false).

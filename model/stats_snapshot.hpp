@@ -22,11 +22,12 @@ struct SnapshotConfig {
   std::uint16_t port = 0;
   std::uint64_t read_size = 0;
   std::uint64_t max_pending = 0;
-  std::optional<int> cpu;  // null: not pinned
-  FdLimit fd_limit;        // after raising soft to hard
+  std::optional<int> cpu;               // null: not pinned
+  FdLimit fd_limit;                     // after raising soft to hard
+  std::uint64_t max_total_pending = 0;  // the budget over all connections
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(SnapshotConfig, bind, port, read_size, max_pending,
-                                                cpu, fd_limit)
+                                                cpu, fd_limit, max_total_pending)
 
 // Monotonic counters: the cost of a window is the difference of two snapshots.
 struct SnapshotCounters {
@@ -49,21 +50,24 @@ struct SnapshotCounters {
   std::uint64_t bytes_in = 0;
   std::uint64_t bytes_out = 0;
   std::uint64_t backpressure_pauses = 0;
+  std::uint64_t budget_pauses = 0;
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(SnapshotCounters, wait_calls, events, fds_passed,
                                                 interest_changes, stale_events, carried_over,
                                                 submissions, accepts, refused_fd_setsize,
                                                 refused_fd_limit, fd_limit_hits, accept_errors,
                                                 closes_eof, closes_reset, closes_error, half_closes,
-                                                bytes_in, bytes_out, backpressure_pauses)
+                                                bytes_in, bytes_out, backpressure_pauses,
+                                                budget_pauses)
 
 struct SnapshotGauges {
   std::uint64_t open_connections = 0;
   std::uint64_t pending_bytes = 0;
   std::uint64_t max_connection_pending = 0;
+  std::uint64_t max_pending_bytes = 0;  // high-water mark of pending_bytes
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(SnapshotGauges, open_connections, pending_bytes,
-                                                max_connection_pending)
+                                                max_connection_pending, max_pending_bytes)
 
 struct SnapshotCpu {
   std::uint64_t user_us = 0;

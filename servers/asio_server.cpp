@@ -39,13 +39,14 @@ class AsioConnection : public std::enable_shared_from_this<AsioConnection> {
   void start() { read_more(); }
 
  private:
-  // Bytes being written plus bytes waiting: the backpressure cap applies to both together.
+  // Bytes being written plus bytes waiting: the backpressure rule applies to both together.
   std::size_t owed() const { return writing_.size() + pending_.size(); }
 
   void read_more() {
     if (closed_ || reading_ || peer_closed_) return;
-    if (owed() >= config_.max_pending) {
-      if (!paused_) ++counters_.backpressure_pauses;
+    // Paused, it owes bytes, so a write is in flight: its completion comes back here.
+    if (const ReadGate gate = read_gate(owed(), config_, counters_); gate != ReadGate::kOpen) {
+      if (!paused_) count_pause(gate, counters_);
       paused_ = true;
       return;
     }

@@ -3,11 +3,11 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
-#include <cstdio>
 #include <fstream>
 
-#include "common/atomic_file.hpp"
+#include "common/output_path.hpp"
 
 namespace muxbench {
 namespace {
@@ -32,6 +32,19 @@ std::int64_t nanoseconds_now() {
 
 }  // namespace
 
+ReadGate read_gate(std::size_t owed, const ServerConfig& config, const ServerCounters& counters) {
+  if (owed >= config.max_pending) return ReadGate::kConnectionCap;
+  if (owed == 0 || counters.pending_bytes <= config.max_total_pending) return ReadGate::kOpen;
+  const std::uint64_t share =
+      config.max_total_pending / (2 * std::max<std::uint64_t>(counters.open_connections, 1));
+  return owed < share ? ReadGate::kOpen : ReadGate::kBudget;
+}
+
+void count_pause(ReadGate gate, ServerCounters& counters) {
+  if (gate == ReadGate::kConnectionCap) ++counters.backpressure_pauses;
+  if (gate == ReadGate::kBudget) ++counters.budget_pauses;
+}
+
 StatsSnapshot stats_snapshot(const ServerCounters& c, const ServerConfig& config,
                              const SnapshotInfo& info) {
   rusage usage{};
@@ -46,8 +59,8 @@ StatsSnapshot stats_snapshot(const ServerCounters& c, const ServerConfig& config
   s.reason = info.reason;
   s.time = {nanoseconds_now<std::chrono::steady_clock>(),
             nanoseconds_now<std::chrono::system_clock>()};
-  s.config = {config.bind_address, config.port, config.read_size,
-              config.max_pending,  config.cpu,  config.fd_limit};
+  s.config = {config.bind_address, config.port,     config.read_size,        config.max_pending,
+              config.cpu,          config.fd_limit, config.max_total_pending};
   s.counters = {observable(c.wait_calls),
                 c.events,
                 observable(c.fds_passed),
@@ -66,21 +79,22 @@ StatsSnapshot stats_snapshot(const ServerCounters& c, const ServerConfig& config
                 c.half_closes,
                 c.bytes_in,
                 c.bytes_out,
-                c.backpressure_pauses};
-  s.gauges = {c.open_connections, c.pending_bytes, c.max_connection_pending};
+                c.backpressure_pauses,
+                c.budget_pauses};
+  s.gauges = {c.open_connections, c.pending_bytes, c.max_connection_pending, c.max_pending_bytes};
   s.cpu = {microseconds(usage.ru_utime), microseconds(usage.ru_stime)};
   s.memory = {resident_bytes(), usage.ru_maxrss * 1024L};
   return s;
 }
 
-void publish_snapshot(const ServerConfig& config, const StatsSnapshot& snapshot) {
+std::optional<std::string> publish_snapshot(const ServerConfig& config,
+                                            const StatsSnapshot& snapshot) {
   const nlohmann::json json = snapshot;
-  if (config.stats_file) {
-    write_file_atomically(*config.stats_file, json.dump(2) + "\n");
-  } else {
-    std::fputs((json.dump() + "\n").c_str(), stdout);
-    std::fflush(stdout);
+  if (config.stats_file && !config.stats_file->is_stdout()) {
+    return config.stats_file->write(json.dump(2) + "\n");
   }
+  static const OutputPath standard_output = OutputPath::checked("--stats-file", "-");
+  return standard_output.write(json.dump() + "\n");
 }
 
 }  // namespace muxbench

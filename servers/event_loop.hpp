@@ -71,8 +71,11 @@ class EventLoop {
     if (connection.open) update_interest(event.fd, connection);
   }
 
+  ReadGate read_gate_of(const Connection& c) const {
+    return read_gate(c.pending.size(), ctx_.config, counters_);
+  }
   bool wants_read(const Connection& c) const {
-    return !c.peer_closed && c.pending.size() < ctx_.config.max_pending;
+    return !c.peer_closed && read_gate_of(c) == ReadGate::kOpen;
   }
 
   void accept_connections() {
@@ -213,12 +216,13 @@ class EventLoop {
   }
 
   // Write interest only while bytes are owed (a writable socket would wake every LT wait), read
-  // interest only below the backpressure cap.
+  // interest only while read_gate allows it. A connection paused by the budget owes bytes, so
+  // its write interest is armed: it is looked at again as it drains (or when its peer reads).
   void update_interest(int fd, Connection& c) {
     const std::uint32_t wanted = (wants_read(c) ? kRead : 0u) | (c.pending.empty() ? 0u : kWrite);
     if (wanted == c.interest) return;
     if ((c.interest & kRead) && !(wanted & kRead) && !c.peer_closed) {
-      ++counters_.backpressure_pauses;
+      count_pause(read_gate_of(c), counters_);
     }
     poller_.modify(fd, wanted);
     c.interest = wanted;

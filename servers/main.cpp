@@ -3,16 +3,16 @@
 #include <signal.h>
 
 #include <cstdio>
-#include <filesystem>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
-#include "common/atomic_file.hpp"
 #include "common/backend_table.hpp"
 #include "common/command_line.hpp"
 #include "common/cpu_affinity.hpp"
 #include "common/fd_limit.hpp"
+#include "common/output_path.hpp"
 #include "servers/backends.hpp"
 #include "servers/listener.hpp"
 #include "servers/server_context.hpp"
@@ -48,8 +48,8 @@ void list_backends(bool json) {
   fmt::print("{}\n", list.dump(2));
 }
 
-void validate(const ServerConfig& config) {
-  if (config.stats_file) muxbench::require_parent_directory("--stats-file", *config.stats_file);
+void validate(ServerConfig& config, const std::optional<std::string>& stats_file) {
+  if (stats_file) config.stats_file = muxbench::OutputPath::checked("--stats-file", *stats_file);
   if (config.cpu) {
     if (const auto error = muxbench::pin_to_cpu(*config.cpu)) {
       throw UsageError("--cpu: " + *error);
@@ -57,8 +57,8 @@ void validate(const ServerConfig& config) {
   }
 }
 
-int serve(ServerConfig& config) {
-  validate(config);
+int serve(ServerConfig& config, const std::optional<std::string>& stats_file) {
+  validate(config, stats_file);
   ::signal(SIGPIPE, SIG_IGN);  // a peer that vanished must cost an EPIPE, not the process
   config.fd_limit = muxbench::raise_fd_limit_to_hard();
   muxbench::Listener listener(config.bind_address, config.port);
@@ -69,11 +69,16 @@ int serve(ServerConfig& config) {
                                     std::fflush(stdout);
                                   }};
   fmt::print(stderr,
-             "echo-server: backend {}, fd limit {} (hard {}), read size {}, max pending {}{}\n",
+             "echo-server: backend {}, fd limit {} (hard {}), read size {}, max pending {} per "
+             "connection and {} in total{}\n",
              config.backend, config.fd_limit.soft, config.fd_limit.hard, config.read_size,
-             config.max_pending, config.cpu ? fmt::format(", pinned to CPU {}", *config.cpu) : "");
+             config.max_pending, config.max_total_pending,
+             config.cpu ? fmt::format(", pinned to CPU {}", *config.cpu) : "");
   muxbench::find_run_function(config.backend)(context);
-  return 0;
+  if (context.snapshots_failed == 0) return 0;
+  fmt::print(stderr, "echo-server: {} of {} stats snapshots could not be written\n",
+             context.snapshots_failed, context.snapshots_published);
+  return 1;
 }
 
 }  // namespace
@@ -84,8 +89,8 @@ int main(int argc, char** argv) {
       "A TCP echo server whose backends differ only in how they wait for readiness.\n"
       "Prints 'listening ADDRESS:PORT' on stdout once it accepts connections.\n"
       "SIGUSR1 writes a stats snapshot; SIGINT/SIGTERM stop it and write the last one.\n"
-      "Exit code: 0 stopped by a signal, 1 fatal error, 2 bad usage, 4 the backend is "
-      "unsupported here (io_uring unavailable).",
+      "Exit code: 0 stopped by a signal, 1 fatal error or a stats snapshot that could not be "
+      "written, 2 bad usage, 4 the backend is unsupported here (io_uring unavailable).",
       "echo-server"};
   std::vector<std::string> names;
   for (const auto& backend : muxbench::kBackendTable) names.emplace_back(backend.name);
@@ -112,11 +117,21 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--max-pending", config.max_pending,
                  "per-connection cap on unsent echo bytes; reading pauses above it")
+      ->transform(muxbench::byte_size())
       ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 30))
       ->capture_default_str();
+  app.add_option("--max-total-pending", config.max_total_pending,
+                 "budget of unsent echo bytes over all connections (e.g. 256MiB); above it, "
+                 "connections owing more than their share pause reading")
+      ->transform(muxbench::byte_size())
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 40))
+      ->capture_default_str();
   app.add_option("--cpu", cpu, "pin the server to this CPU")->check(CLI::NonNegativeNumber);
-  app.add_option("--stats-file", stats_file,
-                 "where SIGUSR1 and exit write the stats JSON (atomically); default: stdout");
+  auto* stats_file_option =
+      app.add_option("--stats-file", stats_file,
+                     "where SIGUSR1 and exit write the stats JSON (atomically); default or '-': "
+                     "stdout, one line per snapshot. Checked before serving");
+  muxbench::add_version_flag(app, "echo-server");
   if (const auto exit_code = parse_command_line(app, argc, argv, "echo-server")) return *exit_code;
   if (list) {
     list_backends(list_json);
@@ -124,10 +139,9 @@ int main(int argc, char** argv) {
   }
   config.port = static_cast<std::uint16_t>(port);
   if (cpu >= 0) config.cpu = cpu;
-  if (!stats_file.empty()) config.stats_file = stats_file;
 
   try {
-    return serve(config);
+    return serve(config, stats_file_option->count() > 0 ? std::optional(stats_file) : std::nullopt);
   } catch (const UsageError& error) {
     fmt::print(stderr, "echo-server: {}\n", error.what());
     return kExitUsage;

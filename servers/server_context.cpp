@@ -10,15 +10,20 @@
 namespace muxbench {
 
 void ServerContext::publish(std::string_view reason) {
+  std::optional<std::string> error;
   try {
     reserve.lend([&] {
-      publish_snapshot(
+      error = publish_snapshot(
           config,
           stats_snapshot(counters, config, {++snapshots_published, reason, wait_calls_observable}));
     });
-  } catch (const std::exception& error) {
-    fmt::print(stderr, "echo-server: cannot write stats snapshot: {}\n", error.what());
+  } catch (const std::exception& exception) {
+    error = exception.what();
   }
+  if (!error) return;
+  ++snapshots_failed;
+  fmt::print(stderr, "echo-server: cannot write stats snapshot {} ({}): {}\n", snapshots_published,
+             reason, *error);
 }
 
 bool ServerContext::on_signal(int signal_number) {

@@ -20,8 +20,10 @@ struct ServerContext {
   ReserveFd reserve{};  // see ReserveFd: for accepting at the fd limit and for snapshots there
   bool wait_calls_observable = true;  // Asio hides its epoll_wait calls
   std::uint64_t snapshots_published = 0;
+  std::uint64_t snapshots_failed = 0;  // any: the server's exit code is 1
 
-  // Writes a stats snapshot; a failure to write is reported on stderr, never fatal.
+  // Writes a stats snapshot. A failure to write is said on stderr (path and errno) and counted in
+  // snapshots_failed; the server keeps serving.
   void publish(std::string_view reason);
 
   // What every backend does with a signal, however it learns of it: SIGUSR1 writes a snapshot,

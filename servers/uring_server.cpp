@@ -223,8 +223,9 @@ class UringEchoServer {
 
   void receive(int fd, Connection& c) {
     if (c.receiving || c.peer_closed || c.closing) return;
-    if (c.owed() >= ctx_.config.max_pending) {
-      if (!c.paused) ++c_.backpressure_pauses;
+    // Paused, it owes bytes, so a send is in flight: its completion comes back here.
+    if (const ReadGate gate = read_gate(c.owed(), ctx_.config, c_); gate != ReadGate::kOpen) {
+      if (!c.paused) count_pause(gate, c_);
       c.paused = true;
       return;
     }

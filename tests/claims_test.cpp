@@ -1,10 +1,13 @@
 // The tutorial claims the README checks, as behaviour: bench/claims.cpp on this machine.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 
 #include "common/subprocess.hpp"
+#include "common/version.hpp"
 #include "tests/support/echo_server_process.hpp"
+#include "tests/support/usage.hpp"
 
 namespace muxbench::testing {
 namespace {
@@ -15,15 +18,17 @@ class Claims : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     static TempDir dir;
-    const auto json = dir.path() / "claims.json";
-    const auto result = run_command({MUXBENCH_CLAIMS, "--json", json.string()}, 120s);
+    json_path_ = dir.path() / "claims.json";
+    const auto result = run_command({MUXBENCH_CLAIMS, "--json", json_path_.string()}, 120s);
     ASSERT_EQ(result.exit_code, 0) << result.err;
-    std::ifstream in(json);
+    std::ifstream in(json_path_);
     claims_ = nlohmann::json::parse(in);
   }
   static nlohmann::json claims_;
+  static std::filesystem::path json_path_;
 };
 nlohmann::json Claims::claims_;
+std::filesystem::path Claims::json_path_;
 
 TEST_F(Claims, SelectRefusesDescriptorsPastFdSetSizeAndPollDoesNot) {
   const auto& f = claims_["fd_setsize"];
@@ -60,6 +65,44 @@ TEST_F(Claims, EpollHasADescriptorButNoMappingAndAsioUsesEpoll) {
   EXPECT_GT(d["epoll-lt"]["maps_lines"].get<int>(), 0);
   EXPECT_GE(d["asio"]["eventpoll_fds"].get<int>(), 1);
   EXPECT_EQ(d["poll"]["eventpoll_fds"], 0);
+}
+
+TEST_F(Claims, TheJsonIsStrict) {
+  const auto strict =
+      run_command({"/usr/bin/python3", MUXBENCH_STRICT_JSON, json_path_.string()}, 30s);
+  EXPECT_EQ(strict.exit_code, 0) << strict.out << strict.err;
+}
+
+// Refused before the 10 s of work: exit 2, one line naming the option.
+TEST(ClaimsUsage, JsonPathIsCheckedBeforeAnyWork) {
+  for (const char* bad : {"nodir/x", "/proc/version", "/tmp", ""}) {
+    const auto start = std::chrono::steady_clock::now();
+    const auto result = expect_usage_error(MUXBENCH_CLAIMS, {"--json", bad}, "--json", 5s);
+    EXPECT_EQ(result.out, "");
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 2s) << bad;
+  }
+}
+
+TEST(ClaimsUsage, VersionPrintsTheProjectVersionAndGitRevision) {
+  const auto result = run_command({MUXBENCH_CLAIMS, "--version"}, 10s);
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(result.out.rfind("claims " + std::string(project_version()) + " (git ", 0), 0u)
+      << result.out;
+}
+
+// '-' is standard output (it wrote a file named "-"): the JSON alone, the account on stderr.
+TEST(ClaimsOutput, DashMeansStandardOutput) {
+  TempDir dir;
+  SpawnOptions options;
+  options.capture_stderr = true;
+  const auto result = run_command(
+      {"/bin/sh", "-c", "cd \"$1\" && exec \"$0\" --json -", MUXBENCH_CLAIMS, dir.path().string()},
+      120s, options);
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const auto claims = nlohmann::json::parse(result.out);
+  EXPECT_EQ(claims["kind"], "claims");
+  EXPECT_NE(result.err.find("FD_SETSIZE: of 1100 connections"), std::string::npos) << result.err;
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / "-"));
 }
 
 }  // namespace

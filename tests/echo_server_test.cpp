@@ -159,13 +159,14 @@ TEST_P(EchoServerTest, StatsSnapshotHasTheDocumentedFields) {
   EXPECT_EQ(stats["backend"], GetParam());
   EXPECT_EQ(stats["reason"], "signal");
   for (const char* key :
-       {"wait_calls", "events", "fds_passed", "interest_changes", "stale_events", "carried_over",
-        "submissions", "accepts", "refused_fd_setsize", "refused_fd_limit", "fd_limit_hits",
-        "accept_errors", "closes_eof", "closes_reset", "closes_error", "half_closes", "bytes_in",
-        "bytes_out", "backpressure_pauses"}) {
+       {"wait_calls",    "events",        "fds_passed", "interest_changes",    "stale_events",
+        "carried_over",  "submissions",   "accepts",    "refused_fd_setsize",  "refused_fd_limit",
+        "fd_limit_hits", "accept_errors", "closes_eof", "closes_reset",        "closes_error",
+        "half_closes",   "bytes_in",      "bytes_out",  "backpressure_pauses", "budget_pauses"}) {
     EXPECT_TRUE(stats["counters"].contains(key)) << key;
   }
-  for (const char* key : {"open_connections", "pending_bytes", "max_connection_pending"}) {
+  for (const char* key :
+       {"open_connections", "pending_bytes", "max_connection_pending", "max_pending_bytes"}) {
     EXPECT_TRUE(stats["gauges"].contains(key)) << key;
   }
   EXPECT_EQ(stats["counters"]["bytes_in"], 4);

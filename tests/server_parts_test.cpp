@@ -33,5 +33,31 @@ TEST(ServerParts, AResetOrVanishedPeerIsNotAnError) {
   EXPECT_EQ(&closes_after_error(counters, 0), &counters.closes_error);
 }
 
+TEST(ServerParts, ReadingPausesAtTheConnectionCapAndPastTheBudgetForTheLargestHolders) {
+  ServerConfig config;
+  config.max_pending = 1000;
+  config.max_total_pending = 10'000;
+  ServerCounters counters{};
+  counters.open_connections = 10;  // half an equal share of the budget: 500
+  counters.pending_bytes = 10'000;
+  EXPECT_EQ(read_gate(0, config, counters), ReadGate::kOpen);
+  EXPECT_EQ(read_gate(999, config, counters), ReadGate::kOpen) << "within the budget";
+  EXPECT_EQ(read_gate(1000, config, counters), ReadGate::kConnectionCap);
+  counters.pending_bytes = 10'001;  // past the budget
+  EXPECT_EQ(read_gate(0, config, counters), ReadGate::kOpen) << "owing nothing: always served";
+  EXPECT_EQ(read_gate(499, config, counters), ReadGate::kOpen) << "below its share";
+  EXPECT_EQ(read_gate(500, config, counters), ReadGate::kBudget);
+  EXPECT_EQ(read_gate(1000, config, counters), ReadGate::kConnectionCap);
+  counters.open_connections = 100'000;  // a share below one byte: only those owing nothing read
+  EXPECT_EQ(read_gate(0, config, counters), ReadGate::kOpen);
+  EXPECT_EQ(read_gate(1, config, counters), ReadGate::kBudget);
+
+  count_pause(ReadGate::kBudget, counters);
+  count_pause(ReadGate::kConnectionCap, counters);
+  count_pause(ReadGate::kOpen, counters);
+  EXPECT_EQ(counters.budget_pauses, 1u);
+  EXPECT_EQ(counters.backpressure_pauses, 1u);
+}
+
 }  // namespace
 }  // namespace muxbench

@@ -8,7 +8,9 @@
 #include "bench/fd_pairs.hpp"
 #include "bench/waiters.hpp"
 #include "common/subprocess.hpp"
+#include "common/version.hpp"
 #include "tests/support/echo_server_process.hpp"
+#include "tests/support/usage.hpp"
 
 namespace muxbench {
 namespace {
@@ -132,6 +134,101 @@ TEST(WaitBench, RunsAndDerivesCsvAndTheTable) {
     EXPECT_NE(table_text.str().find(row), std::string::npos) << row << "\n" << table_text.str();
   }
   EXPECT_EQ(table_text.str().find("not measured"), std::string::npos) << table_text.str();
+}
+
+void expect_refused(std::vector<std::string> args, const std::string& mentions) {
+  const auto result = testing::expect_usage_error(MUXBENCH_WAIT_BENCH, std::move(args), mentions);
+  EXPECT_EQ(result.out, "") << "refused before any benchmark ran";
+}
+
+TEST(WaitBenchUsage, CpuMustBeADecimalCpuNumberThisProcessMayUse) {
+  for (const char* bad : {"abc", "1.5", "", "-1", "0x1", "99999999999999999999"}) {
+    expect_refused({"--cpu", bad}, "--cpu");
+  }
+  expect_refused({"--cpu", "--benchmark_filter=^poll/"}, "'--benchmark_filter=^poll/'");
+  expect_refused({"--cpu"}, "--cpu");
+  expect_refused({"--cpu", "4096"}, "CPU 4096 is not available");
+  expect_refused({"--cpu=abc"}, "--cpu");
+}
+
+TEST(WaitBenchUsage, RepetitionsMustBeAtLeastOne) {
+  for (const char* bad : {"-1", "0", "x", "1e3", "99999999999"}) {
+    expect_refused({std::string("--benchmark_repetitions=") + bad}, "--benchmark_repetitions");
+  }
+}
+
+TEST(WaitBenchUsage, OutFileIsCheckedBeforeTheRun) {
+  expect_refused({"--benchmark_out=/proc/version"}, "/proc/version");
+  expect_refused({"--benchmark_out=/nonexistent/dir/micro.json"}, "does not exist");
+  expect_refused({"--benchmark_out=/tmp"}, "is a directory");
+}
+
+TEST(WaitBenchUsage, VersionPrintsTheProjectVersionAndGitRevision) {
+  const auto result = run_command({MUXBENCH_WAIT_BENCH, "--version"}, 10s);
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(result.out.rfind("wait-bench " + std::string(project_version()) + " (git ", 0), 0u)
+      << result.out;
+}
+
+// The command the README suggests: every run it selects is a size select cannot watch. That was a
+// segfault (Google Benchmark 1.7.1 fitting a complexity family without a successful run); the
+// size is now a benchmark of its own whose error says why.
+TEST(WaitBench, ASizeSelectCannotWatchIsReportedNotACrash) {
+  testing::TempDir dir;
+  const auto json = dir.path() / "micro.json";
+  const auto result = run_command({MUXBENCH_WAIT_BENCH, "--benchmark_min_time=0.005",
+                                   "--benchmark_filter=^select/socketpair/ready:1/fds:1024/",
+                                   "--benchmark_out=" + json.string()},
+                                  60s);
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  std::ifstream in(json);
+  const auto report = nlohmann::json::parse(in);
+  ASSERT_EQ(report["benchmarks"].size(), 1u) << report["benchmarks"];
+  const auto& bench = report["benchmarks"][0];
+  EXPECT_EQ(bench["name"], "select/socketpair/ready:1/fds:1024/manual_time");
+  EXPECT_TRUE(bench.value("error_occurred", false));
+  EXPECT_NE(bench["error_message"].get<std::string>().find("FD_SETSIZE"), std::string::npos);
+}
+
+// Google Benchmark writes the coefficient of variation of a counter that is always 0 (ready at
+// ready:0) as a bare NaN; the out file must be strict JSON all the same.
+TEST(WaitBench, OutFileIsStrictJson) {
+  testing::TempDir dir;
+  const auto json = dir.path() / "micro.json";
+  const auto result = run_command(
+      {MUXBENCH_WAIT_BENCH, "--benchmark_min_time=0.002", "--benchmark_repetitions=2",
+       "--benchmark_filter=^poll/socketpair/ready:0/fds:16/", "--benchmark_out=" + json.string()},
+      60s);
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const auto strict = run_command({"/usr/bin/python3", MUXBENCH_STRICT_JSON, json.string()}, 30s);
+  EXPECT_EQ(strict.exit_code, 0) << strict.out << strict.err;
+  std::ifstream in(json);
+  const auto report = nlohmann::json::parse(in);
+  bool null_cv = false;
+  for (const auto& bench : report["benchmarks"]) {
+    null_cv |= bench.value("aggregate_name", "") == "cv" && bench["ready"].is_null();
+  }
+  EXPECT_TRUE(null_cv) << "the NaN should have become null";
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir.path()),
+                          std::filesystem::directory_iterator{}),
+            1)
+      << "no temporary file left behind";
+}
+
+TEST(WaitBench, DashSendsTheOutFileToStandardOutputAndAFailedWriteIsExitOne) {
+  const std::vector<std::string> run = {MUXBENCH_WAIT_BENCH, "--benchmark_min_time=0.002",
+                                        "--benchmark_filter=^poll/socketpair/ready:1/fds:16/",
+                                        "--benchmark_out=-"};
+  const auto result = run_command(run, 60s);
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const auto report = nlohmann::json::parse(result.out);  // only the JSON: the table is on stderr
+  EXPECT_EQ(report["benchmarks"].size(), 1u);
+
+  std::string command = "exec";
+  for (const auto& arg : run) command += " '" + arg + "'";
+  const auto full = run_command({"/bin/sh", "-c", command + " >/dev/full"}, 60s);
+  EXPECT_EQ(full.exit_code, 1) << full.err;
+  EXPECT_NE(full.err.find("No space left on device"), std::string::npos) << full.err;
 }
 
 }  // namespace
