@@ -1,6 +1,7 @@
 #include "common/subprocess.hpp"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -9,6 +10,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <system_error>
 #include <thread>
 #include <utility>
@@ -91,6 +93,7 @@ Subprocess& Subprocess::operator=(Subprocess&& other) noexcept {
     stdout_buffer_ = std::move(other.stdout_buffer_);
     stderr_buffer_ = std::move(other.stderr_buffer_);
     exit_status_ = std::exchange(other.exit_status_, std::nullopt);
+    terminating_signal_ = std::exchange(other.terminating_signal_, std::nullopt);
   }
   return *this;
 }
@@ -166,6 +169,7 @@ std::optional<int> Subprocess::wait(std::chrono::milliseconds timeout) {
     const pid_t done = ::waitpid(pid_, &status, WNOHANG);
     if (done == pid_) {
       exit_status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      if (WIFSIGNALED(status)) terminating_signal_ = WTERMSIG(status);
       return exit_status_;
     }
     if (done < 0 && errno != EINTR) return std::nullopt;
@@ -184,7 +188,19 @@ CommandResult run_command(const std::vector<std::string>& argv, std::chrono::mil
   result.out = child.drain_stdout(timeout);
   result.err = child.drain_stderr(std::chrono::milliseconds(0));
   result.exit_code = child.wait(std::chrono::milliseconds(milliseconds_until(deadline)));
+  result.signal = child.terminating_signal();
   return result;
+}
+
+std::string signal_description(int signal_number) {
+  const char* name = ::sigdescr_np(signal_number);
+  return name ? fmt::format("signal {} ({})", signal_number, name)
+              : fmt::format("signal {}", signal_number);
+}
+
+std::string exit_description(int exit_code, std::optional<int> terminating_signal) {
+  return terminating_signal ? "killed by " + signal_description(*terminating_signal)
+                            : fmt::format("exited with code {}", exit_code);
 }
 
 }  // namespace muxbench

@@ -43,6 +43,10 @@ class Subprocess {
   // The exit code (128 + signal number when killed by a signal), or nullopt on timeout.
   std::optional<int> wait(std::chrono::milliseconds timeout);
 
+  // Once wait() saw the child end: the signal that killed it, nullopt if it exited (137 from
+  // wait() is either SIGKILL or `exit(137)`; this tells them apart).
+  std::optional<int> terminating_signal() const { return terminating_signal_; }
+
   // Reads both captured streams until the child closes them or the timeout passes, and returns
   // everything not yet consumed from one of them.
   std::string drain_stdout(std::chrono::milliseconds timeout);
@@ -60,10 +64,18 @@ class Subprocess {
   std::string stdout_buffer_;
   std::string stderr_buffer_;
   std::optional<int> exit_status_;
+  std::optional<int> terminating_signal_;
 };
+
+// "signal 11 (Segmentation fault)"
+std::string signal_description(int signal_number);
+
+// How a child ended, for a reason text: "exited with code 3", "killed by signal 9 (Killed)".
+std::string exit_description(int exit_code, std::optional<int> terminating_signal);
 
 struct CommandResult {
   std::optional<int> exit_code;  // nullopt: timed out and was killed
+  std::optional<int> signal;     // the signal that ended it (exit_code is then 128 + signal)
   std::string out;
   std::string err;
 };

@@ -15,11 +15,14 @@
 
 namespace muxbench {
 
-enum class PointStatus { ok, unsupported, failed, interrupted };
+// overloaded: an open loop that could not keep the configured rate (loadgen's status). Its
+// measurement is kept, flagged, but never counted among the ok runs.
+enum class PointStatus { ok, unsupported, failed, interrupted, overloaded };
 MUXBENCH_JSON_ENUM(PointStatus, {{PointStatus::ok, "ok"},
                                  {PointStatus::unsupported, "unsupported"},
                                  {PointStatus::failed, "failed"},
-                                 {PointStatus::interrupted, "interrupted"}})
+                                 {PointStatus::interrupted, "interrupted"},
+                                 {PointStatus::overloaded, "overloaded"}})
 
 // What the server did inside the window: the difference of its two snapshots. Null: not
 // observable (asio's wait calls) or nothing to divide by.

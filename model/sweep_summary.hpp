@@ -90,12 +90,26 @@ struct LatencyMicroseconds {
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(LatencyMicroseconds, p50, p99, p99_9)
 
+// `overloaded` (open-loop points that could not keep the rate) is written only when there are
+// some: runs from before that status have none.
 struct PointCounts {
   int ok = 0;
   int unsupported = 0;
   int failed = 0;
+  int overloaded = 0;
 };
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(PointCounts, ok, unsupported, failed)
+
+inline void to_json(nlohmann::json& j, const PointCounts& c) {
+  j = {{"ok", c.ok}, {"unsupported", c.unsupported}, {"failed", c.failed}};
+  if (c.overloaded) j["overloaded"] = c.overloaded;
+}
+
+inline void from_json(const nlohmann::json& j, PointCounts& c) {
+  c.ok = j.value("ok", 0);
+  c.unsupported = j.value("unsupported", 0);
+  c.failed = j.value("failed", 0);
+  c.overloaded = j.value("overloaded", 0);
+}
 
 // By series, backend and idle count (a decimal string, as JSON keys are).
 using LatencyTable =

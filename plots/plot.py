@@ -142,12 +142,28 @@ def series_rows(sweep, series, metric):
     return {b: sorted(v) for b, v in rows.items()}
 
 
+def left_out(sweep, series):
+    """A caption line naming the points of a series that no chart shows (failed, overloaded)."""
+    counts = {}
+    for p in sweep["points"]:
+        if p["series"] == series and p["status"] in ("failed", "overloaded"):
+            counts[p["status"]] = counts.get(p["status"], 0) + 1
+    if not counts:
+        return None
+    what = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+    return f"Not plotted: {what} point(s) of this series (see the caveats in summary.md)."
+
+
+def joined(*notes):
+    return "\n".join(n for n in notes if n) or None
+
+
 def finish(fig, ax, sweep, out_dir, name, note=None):
     ax.grid(True, which="major", alpha=0.35)
     ax.grid(True, which="minor", alpha=0.12)
     fig.text(0.01, 0.01, caption(sweep) + (f"\n{note}" if note else ""), fontsize=7, color="#555555",
              va="bottom")
-    fig.tight_layout(rect=(0, 0.06 if note else 0.04, 1, 1))
+    fig.tight_layout(rect=(0, 0.04 + 0.02 * (note.count("\n") + 1) if note else 0.04, 1, 1))
     for ext in ("png", "svg"):
         fig.savefig(os.path.join(out_dir, f"{name}.{ext}"), dpi=130)
     plt.close(fig)
@@ -218,7 +234,7 @@ def chart_closed(sweep, styles, out_dir, name, metric, ylabel, title, log_y, sca
     ax.set_title(f"{title}\n{describe(series, sweep['config'])}", fontsize=10)
     mark_fd_setsize(ax)
     ax.legend(fontsize=8, title=spread_label(n), title_fontsize=8)
-    finish(fig, ax, sweep, out_dir, name, note)
+    finish(fig, ax, sweep, out_dir, name, joined(note, left_out(sweep, series["name"])))
 
 
 def chart_latency(sweep, styles, out_dir):
@@ -250,7 +266,8 @@ def chart_latency(sweep, styles, out_dir):
         if n == 1:
             note += (" One run: each p99 is the slowest 1% of one window's messages and moves from "
                      "run to run; a full run repeats every point.")
-        finish(fig, axes[1], sweep, out_dir, f"latency-{series['name']}", note)
+        finish(fig, axes[1], sweep, out_dir, f"latency-{series['name']}",
+               joined(note, left_out(sweep, series["name"])))
 
 
 def read_micro(out_dir):

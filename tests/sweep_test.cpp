@@ -2,12 +2,14 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
 #include <thread>
 
+#include "common/run_lock.hpp"
 #include "common/subprocess.hpp"
 #include "tests/support/echo_server_process.hpp"
 #include "tests/support/usage.hpp"
@@ -86,8 +88,88 @@ TEST(Sweep, TinyGridWritesEveryOutputAndCharts) {
   EXPECT_NE(summary.str().find("## What one more registered descriptor costs"), std::string::npos);
   EXPECT_NE(summary.str().find("## Where epoll overtakes"), std::string::npos);
 
-  EXPECT_TRUE(fs::is_symlink(dir.path() / "latest"));
-  EXPECT_EQ(fs::read_symlink(dir.path() / "latest"), fs::path("run"));
+  // Outside results/ no `latest` appears beside the run (issue 13; it used to).
+  EXPECT_FALSE(fs::exists(fs::symlink_status(dir.path() / "latest"))) << result.err;
+}
+
+// The run directory's files, points included, are strict JSON (no NaN, no Infinity): micro.json
+// comes from Google Benchmark, which writes bare NaN, and is rewritten by the sweep.
+TEST(Sweep, EveryJsonItWritesIsStrict) {
+  TempDir dir;
+  const auto out = dir.path() / "run";
+  const auto result =
+      run_command(sweep_args(out, {"--backends", "epoll-lt", "--idle", "0", "--series",
+                                   "closed-split,open-split-busy", "--duration", "200ms",
+                                   "--warmup", "50ms", "--micro-filter",
+                                   "^epoll-lt/socketpair/ready:1/fds:(16|64)/", "--no-plots"}),
+                  120s);
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  std::vector<std::string> argv = {"/usr/bin/python3",
+                                   MUXBENCH_SOURCE_DIR "/scripts/strict_json.py"};
+  for (const auto& entry : fs::recursive_directory_iterator(out)) {
+    if (entry.path().extension() == ".json") argv.push_back(entry.path().string());
+  }
+  for (const char* kind : {"sweep.json", "env.json", "micro.json", "claims.json"})
+    EXPECT_NE(std::find(argv.begin(), argv.end(), (out / kind).string()), argv.end()) << kind;
+  EXPECT_GE(argv.size(), 2u + 4 + 4);  // the run's files and each point's two reports
+  const auto strict = run_command(argv, 60s);
+  EXPECT_EQ(strict.exit_code, 0) << strict.err;
+}
+
+// Only a run directly under results/ (the default place) moves results/latest.
+TEST(Sweep, ARunUnderResultsMovesLatest) {
+  TempDir dir;
+  std::string command =
+      "cd '" + dir.path().string() + "' && exec " MUXBENCH_SWEEP " --out results/run";
+  for (const auto& arg : kOneShortPointEach) command += " '" + arg + "'";
+  command += " --backends epoll-lt --idle 0";
+  const auto result = run_command({"/bin/sh", "-c", command}, 60s);
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_TRUE(fs::is_symlink(dir.path() / "results/latest"));
+  EXPECT_EQ(fs::read_symlink(dir.path() / "results/latest"), fs::path("run"));
+}
+
+// A wait-bench that dies by a signal: the micro step's reason names the signal.
+TEST(Sweep, AMicroStepKilledByASignalSaysWhichSignal) {
+  TempDir dir;
+  const auto wrapper = dir.path() / "crashing-wait-bench";
+  std::ofstream(wrapper) << "#!/bin/sh\necho 'about to crash' >&2\nkill -SEGV $$\n";
+  fs::permissions(wrapper, fs::perms::owner_all);
+  const auto out = dir.path() / "run";
+  const auto result = run_command(
+      sweep_args(out, {"--backends", "epoll-lt", "--idle", "0", "--series", "closed-split",
+                       "--duration", "200ms", "--warmup", "50ms", "--micro-filter", "^poll/",
+                       "--no-plots", "--wait-bench", wrapper.string()}),
+      60s);
+  EXPECT_EQ(result.exit_code, 1) << result.err;
+  const auto sweep = read_json(out / "sweep.json");
+  ASSERT_TRUE(sweep.is_object()) << result.err;
+  EXPECT_EQ(sweep["micro"]["status"], "failed");
+  EXPECT_EQ(sweep["micro"]["reason"],
+            "wait-bench killed by signal 11 (Segmentation fault): about to crash");
+  EXPECT_EQ(sweep["points"][0]["status"], "ok");
+}
+
+// Two sweeps on one directory at once: the second is refused, names the directory, does nothing.
+TEST(SweepUsage, ALockedRunDirectoryIsRefused) {
+  TempDir dir;
+  const auto out = dir.path() / "run";
+  fs::create_directories(out);
+  const auto held = DirectoryLock::try_acquire(out);
+  ASSERT_TRUE(held);
+  auto args = kOneShortPointEach;
+  args.insert(args.end(), {"--backends", "epoll-lt", "--idle", "0", "--out", out.string()});
+  const auto refused =
+      testing::expect_usage_error(MUXBENCH_SWEEP, args, "another sweep is running", 30s);
+  EXPECT_NE(refused.err.find(out.string()), std::string::npos) << refused.err;
+  EXPECT_FALSE(fs::exists(out / "sweep.json"));
+  EXPECT_FALSE(fs::exists(out / "points"));
+
+  // --resume too, before it reads anything.
+  std::ofstream(out / "sweep.json") << "{}\n";
+  testing::expect_usage_error(MUXBENCH_SWEEP, {"--resume", out.string()},
+                              "another sweep is running", 30s);
+  EXPECT_FALSE(fs::exists(out / "points"));
 }
 
 TEST(Sweep, InterruptedThenResumedGivesTheSameSetOfPoints) {
@@ -204,6 +286,68 @@ TEST(Sweep, SelectBeyondFdSetSizeIsRecordedUnsupportedNotRun) {
 
 void expect_usage_error(std::vector<std::string> args, const std::string& mentions) {
   testing::expect_usage_error(MUXBENCH_SWEEP, std::move(args), mentions, 30s);
+}
+
+// Refused before any work: exit 2, one line, and the run directory is not even made.
+void expect_refused(std::vector<std::string> args, const std::string& mentions) {
+  TempDir dir;
+  const auto out = dir.path() / "run";
+  args.insert(args.end(), {"--out", out.string()});
+  // Should it be accepted, the run is one short point.
+  for (const auto& [option, value] :
+       std::vector<std::pair<std::string, std::string>>{{"--backends", "epoll-lt"},
+                                                        {"--idle", "0"},
+                                                        {"--series", "closed-split"},
+                                                        {"--duration", "100ms"},
+                                                        {"--warmup", "50ms"},
+                                                        {"--micro-filter", "none"}}) {
+    if (std::find(args.begin(), args.end(), option) == args.end())
+      args.insert(args.end(), {option, value});
+  }
+  args.push_back("--no-plots");
+  expect_usage_error(args, mentions);
+  EXPECT_FALSE(fs::exists(out)) << "refused after it began: " << ::testing::PrintToString(args);
+}
+
+TEST(SweepUsage, DegenerateGridsAreRefusedBeforeAnyWork) {
+  expect_refused({"--repeats", "0"}, "--repeats");
+  expect_refused({"--active", "0"}, "--active");
+  expect_refused({"--active", "-1"}, "--active");
+  expect_refused({"--backends", ""}, "--backends: an empty name");
+  expect_refused({"--idle", ""}, "--idle");
+  expect_refused({"--series", ""}, "--series: an empty name");
+  expect_refused({"--backends", "poll,poll"}, "--backends: poll is given twice");
+  expect_refused({"--idle", "0,0"}, "--idle: 0 is given twice");
+  expect_refused({"--series", "closed-split,closed-split"}, "closed-split is given twice");
+  expect_refused({"--size", "1"}, "--size: Value 1 not in range 16 to");  // loadgen's minimum
+  expect_refused({"--size", "0x40"}, "'0x40' is not a count");
+  expect_refused({"--idle", "0x10"}, "'0x10' is not a count");
+  expect_refused({"--idle", "-1"}, "'-1' is not a count");
+  expect_refused({"--depth", "0"}, "--depth");
+  expect_refused({"--out", ""}, "--out: empty path");
+}
+
+TEST(SweepUsage, NonNumbersAndOverflowsAreRefusedWithShortTexts) {
+  for (const char* rate : {"nan", "inf"}) {
+    expect_refused({"--rate", rate}, std::string("--rate: '") + rate + "' is not a finite number");
+  }
+  expect_refused({"--rate", "0"}, "--rate: '0' is not above zero");
+  expect_refused({"--rate", "-5"}, "--rate: '-5' is not above zero");
+  expect_refused({"--duration", "1e10s"}, "--duration 1e10s: longer than a year");
+  expect_refused({"--warmup", "99999999h"}, "--warmup 99999999h: longer than a year");
+  expect_refused({"--duration", "0x10s"}, "--duration 0x10s");
+  expect_refused({"--duration", "nan"}, "--duration nan");
+}
+
+TEST(SweepUsage, AnOutPathThatCannotBeARunDirectoryIsRefused) {
+  TempDir dir;
+  const auto file = dir.path() / "a-file";
+  std::ofstream(file) << "x";
+  auto args = kOneShortPointEach;
+  args.insert(args.end(), {"--backends", "epoll-lt", "--idle", "0", "--out", file.string()});
+  expect_usage_error(args, "exists and is not a directory");
+  args.back() = (file / "run").string();
+  expect_usage_error(args, "cannot create it");
 }
 
 TEST(SweepUsage, BadOptionsExitWithTwo) {

@@ -137,12 +137,14 @@ Section<PointCounts> header_section(const SweepDocument& sweep) {
       env.kernel, env.fd_limit.soft, env.build.type, env.build.compiler, env.build.git_sha,
       env.build.git_dirty ? " (uncommitted changes)" : "", sweep.command);
   const int interrupted = statuses[PointStatus::interrupted];
+  const int overloaded = statuses[PointStatus::overloaded];
   md += fmt::format(
-      "{} points measured, {} unsupported, {} failed{}. Each point: {} idle + {} active "
+      "{} points measured, {} unsupported, {} failed{}{}. Each point: {} idle + {} active "
       "connections, {}-byte messages, {} s warm-up then a {} s window, {} repeat(s) (medians; "
       "spread min–max in sweep.json). Server pinned to CPU {}, generator to CPU {} (\"split\") or "
       "to the server's CPU (\"shared\").\n\n",
       statuses[PointStatus::ok], statuses[PointStatus::unsupported], statuses[PointStatus::failed],
+      overloaded ? fmt::format(", {} overloaded (not counted as measured)", overloaded) : "",
       interrupted ? fmt::format(", {} interrupted", interrupted) : "", "N", config.active,
       config.size, seconds_text(config.warmup), seconds_text(config.duration), config.repeats,
       config.server_cpu, config.generator_cpu);
@@ -157,7 +159,7 @@ Section<PointCounts> header_section(const SweepDocument& sweep) {
   }
   return {md,
           {statuses[PointStatus::ok], statuses[PointStatus::unsupported],
-           statuses[PointStatus::failed]}};
+           statuses[PointStatus::failed], overloaded}};
 }
 
 // The backends whose wait call the per-fd table measures: the scanning ones and the readiness
@@ -444,7 +446,8 @@ struct CaveatNumbers {
   std::size_t aggregate_points = 0;
 };
 
-// Generator-bound, failed and unsupported points.
+// Generator-bound, failed, overloaded and unsupported points: every point whose numbers no table
+// shows is named here.
 Section<CaveatNumbers> caveats_section(const SweepDocument& sweep) {
   std::string md = "\n## Caveats\n\n";
   CaveatNumbers numbers;
@@ -456,8 +459,13 @@ Section<CaveatNumbers> caveats_section(const SweepDocument& sweep) {
       "generator as much as the server; CPU per message is still the server's own.\n",
       numbers.generator_bound_points, numbers.aggregate_points);
   for (const auto& p : sweep.points) {
-    if (p.status == PointStatus::failed || p.status == PointStatus::interrupted) {
-      md += fmt::format("- {} {}: {}\n", enum_name(p.status), p.id, p.reason.value_or(""));
+    if (p.status == PointStatus::failed || p.status == PointStatus::interrupted ||
+        p.status == PointStatus::overloaded) {
+      md += fmt::format("- {} {}: {}{}\n", enum_name(p.status), p.id, p.reason.value_or(""),
+                        p.status == PointStatus::overloaded
+                            ? " (its numbers stay in sweep.json, flagged; no table or chart uses "
+                              "them)"
+                            : "");
     }
   }
   // Not only select: a backend the machine cannot run (no io_uring) is unsupported too.
@@ -474,8 +482,12 @@ Section<CaveatNumbers> caveats_section(const SweepDocument& sweep) {
   return {md, numbers};
 }
 
-// Google Benchmark writes bare NaN/Infinity in aggregate rows, which is not JSON: read them as
-// null.
+std::string micro_table_section(const std::string& micro_table) {
+  return micro_table.empty() ? "" : "\n## Micro-benchmark table\n\n" + micro_table;
+}
+
+}  // namespace
+
 std::string without_non_numbers(std::string text) {
   for (const char* token : {"-NaN", "NaN", "-Infinity", "Infinity", "-nan", "nan", "-inf", "inf"}) {
     const std::string value = std::string(": ") + token;
@@ -487,12 +499,6 @@ std::string without_non_numbers(std::string text) {
   }
   return text;
 }
-
-std::string micro_table_section(const std::string& micro_table) {
-  return micro_table.empty() ? "" : "\n## Micro-benchmark table\n\n" + micro_table;
-}
-
-}  // namespace
 
 LinearFit fit_line(const std::vector<double>& x, const std::vector<double>& y) {
   const std::size_t n = std::min(x.size(), y.size());

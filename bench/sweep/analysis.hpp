@@ -51,6 +51,10 @@ class AggregateIndex {
 // One flat CSV row per point (header first); the cells are the points' JSON values.
 std::string points_csv(const std::vector<PointRecord>& points);
 
+// Google Benchmark writes bare NaN/Infinity (the spread of a constant counter), which is not JSON:
+// the same text with each such value as null, everything else as it was.
+std::string without_non_numbers(std::string text);
+
 // One wait-bench measurement of a wait call with the last registered socketpair ready.
 struct MicroWaitCost {
   std::string backend;  // the backend table's spelling

@@ -15,14 +15,18 @@
 #include "bench/sweep/sweep_config.hpp"
 #include "common/atomic_file.hpp"
 #include "common/backend_table.hpp"
+#include "common/command_line.hpp"
 #include "common/cpu_affinity.hpp"
 #include "common/duration.hpp"
 #include "common/environment.hpp"
 #include "common/exit_codes.hpp"
 #include "common/fd_limit.hpp"
+#include "common/output_path.hpp"
+#include "common/run_lock.hpp"
 #include "common/stop_flag.hpp"
 #include "common/subprocess.hpp"
 #include "common/usage_error.hpp"
+#include "loadgen/message.hpp"
 #include "model/sweep_document.hpp"
 #include "model/sweep_json_helpers.hpp"
 
@@ -50,17 +54,41 @@ std::string read_text(const fs::path& path) {
   return text.str();
 }
 
+// A list naming one value twice would give two points one id: the second would overwrite the
+// first's files and the aggregate would count both.
 template <class T>
-std::vector<T> parse_list(const std::string& option, const std::string& text) {
-  std::vector<T> values;
-  for (const auto& item : CLI::detail::split(text, ',')) {
-    T value{};
-    if (item.empty() || !CLI::detail::lexical_cast(item, value)) {
-      throw UsageError(fmt::format("{} {}: cannot read '{}'", option, text, item));
+void refuse_repeats(std::string_view option, const std::vector<T>& values) {
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (std::find(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(i), values[i]) !=
+        values.begin() + static_cast<std::ptrdiff_t>(i)) {
+      throw UsageError(fmt::format("{}: {} is given twice", option, values[i]));
     }
-    values.push_back(value);
   }
-  return values;
+}
+
+// Above zero, said without CLI::PositiveNumber's 300-digit upper bound.
+CLI::Validator above_zero() {
+  return CLI::Validator(
+      [](const std::string& text) -> std::string {
+        double value = 0;
+        if (CLI::detail::lexical_cast(text, value) && value > 0) return {};
+        return "'" + text + "' is not above zero";
+      },
+      "POSITIVE");
+}
+
+// CLI11 hands an empty list ('') to a validator as one empty item; left alone, it would mean
+// "the default", i.e. everything.
+CLI::Validator named_item() {
+  return CLI::Validator(
+      [](const std::string& text) -> std::string { return text.empty() ? "an empty name" : ""; },
+      "NAME");
+}
+
+CLI::Validator non_empty_path() {
+  return CLI::Validator(
+      [](const std::string& text) -> std::string { return text.empty() ? "empty path" : ""; },
+      "PATH");
 }
 
 std::string clock_text(double seconds) {
@@ -99,23 +127,24 @@ class ProgressBar {
   bool tty_ = ::isatty(STDERR_FILENO) != 0;
 };
 
-// The command line as given.
+// The command line as given: an option not given is empty.
 struct Options {
   bool quick = false, full = false, no_plots = false;
-  std::string backends, idle, series, out, resume, duration, warmup, micro_filter;
-  std::uint64_t active = 0;
-  std::size_t size = 0;
-  unsigned repeats = 0, depth = 0;
-  double rate = 0;
+  std::optional<std::vector<std::string>> backends, series;
+  std::optional<std::vector<std::uint64_t>> idle;
+  std::optional<std::string> out, resume, duration, warmup, micro_filter;
+  std::optional<std::uint64_t> active;
+  std::optional<std::size_t> size;
+  std::optional<unsigned> repeats, depth;
+  std::optional<double> rate;
   std::string server_command;
   std::vector<std::string> generator_commands;
   Tools tools;
   std::string command;  // argv joined, recorded in sweep.json
 
   bool gives_grid() const {
-    return !backends.empty() || !idle.empty() || !series.empty() || active || size || depth ||
-           repeats || rate > 0 || !duration.empty() || !warmup.empty() || full || !out.empty() ||
-           !server_command.empty() || !generator_commands.empty();
+    return backends || idle || series || active || size || depth || repeats || rate || duration ||
+           warmup || full || out || !server_command.empty() || !generator_commands.empty();
   }
 };
 
@@ -133,22 +162,44 @@ void add_options(CLI::App& app, Options& o) {
   app.add_flag("--full", o.full,
                "3 repeats, 5 s windows, more idle counts and placements, full wait-bench")
       ->excludes(quick_flag);
-  app.add_option("--backends", o.backends, "comma-separated: " + backend_names());
+  // Lists: CLI11 splits them and checks each item; an empty list is refused as a missing value.
+  app.add_option("--backends", o.backends, "comma-separated: " + backend_names())
+      ->delimiter(',')
+      ->check(named_item());
   app.add_option("--idle", o.idle,
-                 "comma-separated idle connection counts (default: 0 ... fd limit)");
-  app.add_option("--active", o.active, "active connections per point (default 10)");
-  app.add_option("--size", o.size, "bytes per message (default 64)");
-  app.add_option("--depth", o.depth, "closed loop: messages in flight per connection (default 1)");
-  app.add_option("--duration", o.duration, "measured window per point (quick 1s, full 3s)");
+                 "comma-separated idle connection counts (default: 0 ... fd limit)")
+      ->delimiter(',')
+      ->check(decimal_count());
+  app.add_option("--active", o.active, "active connections per point (default 10)")
+      ->check(decimal_count())
+      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 32));
+  // loadgen's bounds: its header, then its largest message.
+  app.add_option("--size", o.size, "bytes per message (default 64)")
+      ->check(decimal_count())
+      ->check(CLI::Range(MessageFormat::kMinSize, std::size_t{16} << 20));
+  app.add_option("--depth", o.depth, "closed loop: messages in flight per connection (default 1)")
+      ->check(decimal_count())
+      ->check(CLI::Range(1u, 1u << 20));
+  app.add_option("--duration", o.duration,
+                 "measured window per point (quick 1s, full 3s; ns, us, ms, s, m, h)");
   app.add_option("--warmup", o.warmup, "warm-up per point (quick 500ms, full 1s)");
-  app.add_option("--repeats", o.repeats, "runs per point (quick 1, full 3)");
+  app.add_option("--repeats", o.repeats, "runs per point (quick 1, full 3)")
+      ->check(decimal_count())
+      ->check(CLI::Range(1u, 1000u));
   app.add_option("--rate", o.rate, "open loop: aggregate msg/s (default 10000)")
-      ->check(CLI::PositiveNumber);
+      ->check(finite_number())
+      ->check(above_zero());
   app.add_option("--series", o.series,
-                 "comma-separated series: closed-split, open-split-busy, open-split, open-shared");
-  app.add_option("--out", o.out, "the run directory (default: results/<UTC time>-<host>)");
+                 "comma-separated series: closed-split, open-split-busy, open-split, open-shared")
+      ->delimiter(',')
+      ->check(named_item());
+  app.add_option("--out", o.out,
+                 "the run directory (default: results/<UTC time>-<host>; only a run directly "
+                 "under results/ moves results/latest)")
+      ->check(non_empty_path());
   app.add_option("--resume", o.resume,
-                 "finish an interrupted run in this directory with its own configuration");
+                 "finish an interrupted run in this directory with its own configuration")
+      ->check(non_empty_path());
   app.add_option("--micro-filter", o.micro_filter,
                  "wait-bench --benchmark_filter for this run, or 'none'");
   app.add_flag("--no-plots", o.no_plots, "skip plots/plot.py");
@@ -187,10 +238,11 @@ struct Plan {
 };
 
 // The series the options name, in the order given.
-std::vector<Series> chosen_series(const std::string& names, std::uint64_t fd_limit) {
+std::vector<Series> chosen_series(const std::vector<std::string>& names, std::uint64_t fd_limit) {
+  refuse_repeats("--series", names);
   const auto all = default_config(true, fd_limit, allowed_cpus()).series;
   std::vector<Series> chosen;
-  for (const auto& name : parse_list<std::string>("--series", names)) {
+  for (const auto& name : names) {
     const auto it =
         std::find_if(all.begin(), all.end(), [&](const Series& s) { return s.name == name; });
     if (it == all.end()) throw UsageError(fmt::format("--series: unknown series '{}'", name));
@@ -202,15 +254,18 @@ std::vector<Series> chosen_series(const std::string& names, std::uint64_t fd_lim
 // The grid: the defaults for this machine with the options applied and checked.
 SweepConfig configure(const Options& o, const FdLimit& limit) {
   SweepConfig config = default_config(o.full, limit.soft, allowed_cpus());
-  if (!o.backends.empty()) config.backends = parse_list<std::string>("--backends", o.backends);
+  if (o.backends) config.backends = *o.backends;
   for (const auto& b : config.backends) {
     if (!find_backend_info(b)) throw UsageError(fmt::format("--backends: unknown backend '{}'", b));
   }
-  if (o.active) config.active = o.active;
-  if (!o.idle.empty())
-    config.idle = parse_list<std::uint64_t>("--idle", o.idle);
-  else if (o.active)
+  refuse_repeats("--backends", config.backends);
+  if (o.active) config.active = *o.active;
+  if (o.idle) {
+    refuse_repeats("--idle", *o.idle);
+    config.idle = *o.idle;
+  } else if (o.active) {
     config.idle = default_idle_grid(limit.soft, config.active, o.full);
+  }
   const std::uint64_t top = max_idle(limit.soft, config.active);
   for (const auto n : config.idle) {
     if (n > top) {
@@ -220,28 +275,60 @@ SweepConfig configure(const Options& o, const FdLimit& limit) {
                       n, limit.soft, top, config.active));
     }
   }
-  if (o.size) config.size = o.size;
-  if (o.depth) config.depth = o.depth;
-  if (o.repeats) config.repeats = o.repeats;
-  if (o.rate > 0) config.rate = o.rate;
-  if (!o.duration.empty()) config.duration = duration_option("--duration", o.duration, false);
-  if (!o.warmup.empty()) config.warmup = duration_option("--warmup", o.warmup, false);
-  if (!o.series.empty()) config.series = chosen_series(o.series, limit.soft);
-  if (!o.micro_filter.empty()) config.micro_filter = o.micro_filter;
+  if (o.size) config.size = *o.size;
+  if (o.depth) config.depth = *o.depth;
+  if (o.repeats) config.repeats = *o.repeats;
+  if (o.rate) config.rate = *o.rate;
+  if (o.duration) config.duration = duration_option("--duration", *o.duration, false);
+  if (o.warmup) config.warmup = duration_option("--warmup", *o.warmup, false);
+  if (o.series) config.series = chosen_series(*o.series, limit.soft);
+  if (o.micro_filter) config.micro_filter = *o.micro_filter;
   config.server_command = o.server_command;
   config.generator_commands = o.generator_commands;
   if (!o.generator_commands.empty() && config.active < o.generator_commands.size()) {
     throw UsageError(fmt::format("--active {} is fewer than the {} generators", config.active,
                                  o.generator_commands.size()));
   }
-  if (!o.backends.empty() || !o.idle.empty() || !o.series.empty()) config.mode = "custom";
+  if (o.backends || o.idle || o.series) config.mode = "custom";
   return config;
 }
 
-Plan new_plan(const Options& o, const FdLimit& limit) {
+// The directory where runs land by default; only a run directly in it moves its `latest`.
+fs::path results_directory() { return fs::weakly_canonical(fs::absolute("results")); }
+
+// The run directory locked for this process (two sweeps on one directory would overwrite each
+// other's files and share pinned CPUs), and checked writable, before any work.
+DirectoryLock lock_run_directory(const fs::path& dir, std::string_view option) {
+  auto lock = [&] {
+    try {
+      return DirectoryLock::try_acquire(dir);
+    } catch (const std::system_error& error) {
+      throw UsageError(fmt::format("{} {}: {}", option, dir.string(), error.what()));
+    }
+  }();
+  if (!lock) {
+    throw UsageError(
+        fmt::format("{} {}: another sweep is running in this directory ({} is "
+                    "locked); wait for it to end",
+                    option, dir.string(), (dir / ".lock").string()));
+  }
+  OutputPath::checked(option, (dir / "sweep.json").string());
+  return std::move(*lock);
+}
+
+Plan new_plan(const Options& o, const FdLimit& limit, std::optional<DirectoryLock>& lock) {
   Plan plan;
   plan.sweep.config = configure(o, limit);
-  plan.dir = fs::absolute(o.out.empty() ? fs::path("results") / run_id() : fs::path(o.out));
+  plan.dir = fs::absolute(o.out ? fs::path(*o.out) : fs::path("results") / run_id());
+  std::error_code error;
+  if (fs::exists(plan.dir, error) && !fs::is_directory(plan.dir, error)) {
+    throw UsageError(fmt::format("--out {}: exists and is not a directory", plan.dir.string()));
+  }
+  if (fs::create_directories(plan.dir, error); error) {
+    throw UsageError(
+        fmt::format("--out {}: cannot create it: {}", plan.dir.string(), error.message()));
+  }
+  lock.emplace(lock_run_directory(plan.dir, "--out"));
   if (fs::exists(plan.dir / "sweep.json")) {
     throw UsageError(
         fmt::format("{} already holds a sweep: use --resume or another --out", plan.dir.string()));
@@ -254,22 +341,26 @@ Plan new_plan(const Options& o, const FdLimit& limit) {
 }
 
 // An interrupted (or finished) run, its interrupted points to be measured again.
-Plan resumed_plan(const Options& o) {
+Plan resumed_plan(const Options& o, std::optional<DirectoryLock>& lock) {
   if (o.gives_grid()) {
     throw UsageError("--resume takes the run's own configuration; give no grid options with it");
   }
   Plan plan;
-  plan.dir = fs::absolute(o.resume);
+  const std::string& resume = *o.resume;
+  plan.dir = fs::absolute(resume);
+  if (!fs::exists(plan.dir / "sweep.json"))
+    throw UsageError(fmt::format("--resume {}: no sweep.json there", resume));
+  lock.emplace(lock_run_directory(plan.dir, "--resume"));
   std::ifstream in(plan.dir / "sweep.json");
-  if (!in) throw UsageError(fmt::format("--resume {}: no sweep.json there", o.resume));
+  if (!in) throw UsageError(fmt::format("--resume {}: cannot read sweep.json", resume));
   const Json json = Json::parse(in, nullptr, false);
   if (!json.is_object() || json.value("kind", "") != SweepDocument::kKind) {
-    throw UsageError(fmt::format("--resume {}: sweep.json is not a sweep", o.resume));
+    throw UsageError(fmt::format("--resume {}: sweep.json is not a sweep", resume));
   }
   try {
     plan.sweep = json.get<SweepDocument>();
   } catch (const Json::exception& e) {
-    throw UsageError(fmt::format("--resume {}: cannot read sweep.json: {}", o.resume, e.what()));
+    throw UsageError(fmt::format("--resume {}: cannot read sweep.json: {}", resume, e.what()));
   }
   std::erase_if(plan.sweep.points, [](const PointRecord& p) {
     return p.status == PointStatus::interrupted;  // measured again
@@ -279,11 +370,16 @@ Plan resumed_plan(const Options& o) {
   return plan;
 }
 
-void check_tools(const Tools& tools) {
+void check_tools(Tools& tools) {
   for (const auto& tool : {tools.echo_server, tools.loadgen}) {
     if (::access(tool.c_str(), X_OK) != 0)
       throw UsageError(fmt::format("{} is not an executable", tool));
   }
+  // loadgen builds from before --allow-overload exit 1 on an overloaded open loop instead: the
+  // sweep reads the report's status either way.
+  const auto help = run_command({tools.loadgen, "--help"}, std::chrono::seconds(10));
+  tools.loadgen_allows_overload =
+      help.exit_code == 0 && help.out.find("--allow-overload") != std::string::npos;
 }
 
 void save(Plan& plan) {
@@ -324,7 +420,18 @@ StepOutcome run_micro(const Plan& plan, const Tools& tools) {
     if (stop_requested().load() && !forwarded) forwarded = bench.send_signal(SIGINT);
   }
   if (stop_requested().load()) return step_outcome(StepStatus::interrupted);
-  if (*code != 0) return step_failed(bench.drain_stderr(std::chrono::seconds(1)));
+  if (*code != 0) {
+    // "wait-bench killed by signal 11 (Segmentation fault): <its last words>"
+    const std::string said = last_line(bench.drain_stderr(std::chrono::seconds(1)));
+    return step_failed(fmt::format("wait-bench {}{}",
+                                   exit_description(*code, bench.terminating_signal()),
+                                   said.empty() ? "" : ": " + said));
+  }
+  // Google Benchmark writes bare NaN (the spread of a constant counter): strict JSON has null.
+  const std::string written = read_text(plan.dir / "micro.json.partial");
+  const std::string strict = without_non_numbers(written);
+  if (!Json::accept(strict)) return step_failed("wait-bench wrote a micro.json that is not JSON");
+  if (strict != written) write_file_atomically(plan.dir / "micro.json.partial", strict);
   fs::rename(plan.dir / "micro.json.partial", out);
   const auto derived = run_command(
       {tools.python, tools.micro_report, out.string(), "--csv", (plan.dir / "micro.csv").string(),
@@ -339,7 +446,13 @@ StepOutcome run_claims(const Plan& plan, const Tools& tools) {
   const auto result = run_command({tools.claims, "--json", (plan.dir / "claims.json").string(),
                                    "--echo-server", tools.echo_server},
                                   std::chrono::minutes(2));
-  if (result.exit_code != 0) return step_failed(result.err);
+  if (result.exit_code != 0) {
+    return step_failed(fmt::format("claims {}: {}",
+                                   result.exit_code
+                                       ? exit_description(*result.exit_code, result.signal)
+                                       : "was killed by the sweep after 2 minutes",
+                                   result.err));
+  }
   return step_outcome(StepStatus::ok, "claims.json");
 }
 
@@ -396,7 +509,10 @@ void report(const Plan& plan, const Tools& tools, bool plots) {
                  charts.exit_code ? std::to_string(*charts.exit_code) : "timeout", charts.err);
     }
   }
-  // results/latest -> this run, replaced atomically.
+  // results/latest -> this run, replaced atomically; a run elsewhere (--out) leaves it alone and
+  // creates no `latest` beside itself.
+  std::error_code error;
+  if (fs::weakly_canonical(plan.dir.parent_path(), error) != results_directory()) return;
   const fs::path latest = plan.dir.parent_path() / "latest";
   const fs::path temp = plan.dir.parent_path() / ".latest.tmp";
   std::error_code ignored;
@@ -407,7 +523,7 @@ void report(const Plan& plan, const Tools& tools, bool plots) {
 
 // Runs the plan to its end (or an interrupt) and reports; the process's exit code.
 int run(Plan& plan, const Tools& tools, bool plots) {
-  fs::create_directories(plan.dir / "points");
+  fs::create_directories(plan.dir / "points");  // the directory itself exists (and is locked)
   write_file_atomically(plan.dir / "env.json", Json(plan.sweep.environment).dump(2) + "\n");
   plan.grid = build_grid(plan.sweep.config);
   plan.sweep.status = SweepStatus::running;
@@ -440,7 +556,8 @@ int main(int argc, char** argv) {
       "on "
       "another, stats snapshots around each measured window, plus wait-bench. Writes "
       "results/<UTC time>-<host>/ (env.json, sweep.json, sweep.csv, micro.json, micro.csv, "
-      "summary.md, charts) and points results/latest at it.\n"
+      "summary.md, charts) and points results/latest at it (a run given --out elsewhere leaves "
+      "latest alone).\n"
       "Exit code: 0 all points ok or unsupported, 1 a point or step failed, 2 bad usage, "
       "130 interrupted (the partial run is valid; finish it with --resume).",
       "sweep"};
@@ -448,12 +565,14 @@ int main(int argc, char** argv) {
   options.tools = default_tools();
   add_options(app, options);
   Plan plan;
+  std::optional<DirectoryLock> lock;  // on the run directory, until the process ends
   try {
     app.parse(argc, argv);
     for (int i = 0; i < argc; ++i) options.command += (i ? " " : "") + std::string(argv[i]);
     const FdLimit limit = raise_fd_limit_to_hard();
-    plan = options.resume.empty() ? new_plan(options, limit) : resumed_plan(options);
     check_tools(options.tools);
+    // Everything the run needs is checked by here; the run directory is made (and locked) last.
+    plan = options.resume ? resumed_plan(options, lock) : new_plan(options, limit, lock);
   } catch (const CLI::Success& success) {
     return app.exit(success);
   } catch (const CLI::ParseError& error) {

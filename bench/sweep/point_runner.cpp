@@ -5,7 +5,9 @@
 #include <sys/select.h>
 
 #include <fstream>
+#include <initializer_list>
 #include <sstream>
+#include <string_view>
 #include <thread>
 
 #include "common/atomic_file.hpp"
@@ -23,6 +25,8 @@ namespace {
 using namespace std::chrono_literals;
 using Json = nlohmann::json;
 
+}  // namespace
+
 std::string last_line(const std::string& text) {
   std::istringstream lines(text);
   std::string line, last;
@@ -32,8 +36,11 @@ std::string last_line(const std::string& text) {
   return last;
 }
 
-// What the server did inside the window: the difference of its two snapshots (as doubles, the
-// way sweep.json has always held them).
+std::uint64_t min_window_messages(std::size_t message_size) {
+  return message_size >= (std::size_t{1} << 20) ? 1 : 100;
+}
+
+// The difference of the two snapshots, as doubles (the way sweep.json has always held them).
 ServerWindow server_window(const StatsSnapshot& before, const StatsSnapshot& after,
                            std::size_t message_size) {
   const auto delta = [](std::uint64_t a, std::uint64_t b) {
@@ -57,7 +64,9 @@ ServerWindow server_window(const StatsSnapshot& before, const StatsSnapshot& aft
   w.events = delta(after.counters.events, before.counters.events);
   const bool waits_known = w.wait_calls && *w.wait_calls > 0;
   w.cpu_share = w.seconds > 0 ? w.cpu_us / 1e6 / w.seconds : 0.0;
-  if (w.messages > 0) w.cpu_us_per_msg = w.cpu_us / w.messages;
+  // 40273 us per message from 0.097 messages is not a measurement.
+  if (w.messages >= static_cast<double>(min_window_messages(message_size)))
+    w.cpu_us_per_msg = w.cpu_us / w.messages;
   if (waits_known) {
     w.events_per_wait = w.events / *w.wait_calls;
     if (fds_passed) w.fds_per_wait = *fds_passed / *w.wait_calls;
@@ -67,14 +76,7 @@ ServerWindow server_window(const StatsSnapshot& before, const StatsSnapshot& aft
   return w;
 }
 
-// What the point needs from loadgen's report, a single generator's or the merge of several.
-struct LoadgenFigures {
-  bool ok = false;  // status "ok"
-  std::vector<std::string> problems;
-  // The window's numbers (the server's part is filled in by the sweep); absent when loadgen
-  // never measured (connect_failed).
-  std::optional<PointMeasurement> measured;
-};
+namespace {
 
 std::optional<std::uint64_t> count_of(const std::optional<std::uint64_t>& count) { return count; }
 std::optional<std::uint64_t> count_of(const SumOfPresent& sum) {
@@ -84,9 +86,8 @@ std::optional<std::uint64_t> count_of(const SumOfPresent& sum) {
 
 // LoadgenReport and MergedReport share their member paths; the merged one sums counts as doubles.
 template <class Report>
-LoadgenFigures figures_of(const Report& report) {
-  LoadgenFigures f{
-      .ok = report.status == LoadgenStatus::ok, .problems = report.problems, .measured = {}};
+LoadgenFigures figures_from(const Report& report) {
+  LoadgenFigures f{.status = report.status, .problems = report.problems, .measured = {}};
   if (!report.measured) return f;
   const auto& measured = *report.measured;
   const auto& generator = measured.generator;
@@ -120,7 +121,7 @@ std::optional<LoadgenFigures> read_loadgen_report_file(const std::filesystem::pa
   const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   const auto report = parse_loadgen_report(text);
   if (!report) return std::nullopt;
-  return figures_of(*report);
+  return figures_from(*report);
 }
 
 // Remote generators' reports merged exactly into one, written where a local loadgen would have
@@ -129,7 +130,7 @@ LoadgenFigures merge_generator_reports(const std::vector<LoadgenReport>& reports
                                        const std::filesystem::path& report_path) {
   const MergedReport merged = merge_reports(reports);
   write_file_atomically(report_path, Json(merged).dump(1) + "\n");
-  return figures_of(merged);
+  return figures_from(merged);
 }
 
 // Waits for a child, forwarding an interrupt to it as SIGINT; nullopt if it outlived `timeout`
@@ -185,13 +186,16 @@ std::int64_t wall_ns() {
 
 // The loadgen options shared by the local and the remote generators.
 std::vector<std::string> load_args(const PointSpec& point, const SweepConfig& config,
-                                   std::uint64_t idle, std::uint64_t active, double rate) {
+                                   const Tools& tools, std::uint64_t idle, std::uint64_t active,
+                                   double rate) {
   std::vector<std::string> args = {
       "--idle",   std::to_string(idle),           "--active",   std::to_string(active),
       "--size",   std::to_string(config.size),    "--duration", format_duration(config.duration),
       "--warmup", format_duration(config.warmup), "--quiet"};
   if (point.series.load == LoadMode::open) {
     args.insert(args.end(), {"--rate", fmt::format("{}", rate)});
+    // Exit 0 when the rate could not be kept: the report's status (overloaded) decides.
+    if (tools.loadgen_allows_overload) args.push_back("--allow-overload");
   } else {
     args.insert(args.end(), {"--depth", std::to_string(config.depth)});
   }
@@ -199,13 +203,17 @@ std::vector<std::string> load_args(const PointSpec& point, const SweepConfig& co
   return args;
 }
 
-struct GeneratorOutcome {
-  std::optional<LoadgenFigures> report;        // loadgen's report, or the merge of several
-  std::vector<std::optional<int>> exit_codes;  // one per generator (null: did not finish in time)
-  bool remote = false;                         // the generators ran from --generator templates
-  bool finished = true;                        // every generator exited on its own
-  std::string error;                           // the last stderr line(s)
-};
+// How a generator ended when that was not a plain exit 0, e.g. "loadgen was killed by signal 11
+// (Segmentation fault)"; empty for exit 0.
+std::string generator_end(const Subprocess& child, const std::optional<int>& code,
+                          std::chrono::milliseconds budget, const std::string& who) {
+  if (!code) {
+    return fmt::format("{} was killed by the sweep after {} s: it did not finish in time", who,
+                       std::chrono::duration_cast<std::chrono::seconds>(budget).count());
+  }
+  if (*code == 0) return "";
+  return fmt::format("{} {}", who, exit_description(*code, child.terminating_signal()));
+}
 
 // One local loadgen, pinned by the placement, that signals the server at its window's edges.
 GeneratorOutcome run_local_generator(const PointSpec& point, const SweepConfig& config,
@@ -222,17 +230,18 @@ GeneratorOutcome run_local_generator(const PointSpec& point, const SweepConfig& 
                                    std::to_string(server_pid),
                                    "--json",
                                    report_path.string()};
-  const auto args = load_args(point, config, point.idle, config.active, config.rate);
+  const auto args = load_args(point, config, tools, point.idle, config.active, config.rate);
   argv.insert(argv.end(), args.begin(), args.end());
   SpawnOptions options;
   options.capture_stderr = true;
   auto loadgen = Subprocess::spawn(argv, options);
-  const auto budget = config.warmup + config.duration + std::chrono::seconds(90);
-  const auto code =
-      wait_for(loadgen, std::chrono::duration_cast<std::chrono::milliseconds>(budget), stop);
+  const auto budget = std::chrono::duration_cast<std::chrono::milliseconds>(
+      config.warmup + config.duration + std::chrono::seconds(90));
+  const auto code = wait_for(loadgen, budget, stop);
   GeneratorOutcome outcome;
   outcome.exit_codes = {code};
   outcome.finished = code.has_value();
+  outcome.ended = generator_end(loadgen, code, budget, "loadgen");
   outcome.error = last_line(loadgen.drain_stderr(1s));
   outcome.report = read_loadgen_report_file(report_path);
   return outcome;
@@ -255,7 +264,7 @@ GeneratorOutcome run_remote_generators(const PointSpec& point, const SweepConfig
     const auto share = [&](std::uint64_t total) {
       return total / count + (g < total % count ? 1 : 0);
     };
-    auto args = load_args(point, config, share(point.idle), share(config.active),
+    auto args = load_args(point, config, tools, share(point.idle), share(config.active),
                           config.rate / static_cast<double>(count));
     args.insert(args.end(), {"--start-at", std::to_string(start_at), "--json", "-"});
     SpawnOptions options;
@@ -279,8 +288,12 @@ GeneratorOutcome run_remote_generators(const PointSpec& point, const SweepConfig
   std::vector<LoadgenReport> reports;
   for (auto& generator : generators) {
     std::string out;
-    const auto code = wait_for(generator, 120s, stop, &out);
+    constexpr auto kBudget = std::chrono::milliseconds(120s);
+    const auto code = wait_for(generator, kBudget, stop, &out);
     if (!code) outcome.finished = false;
+    const std::string end =
+        generator_end(generator, code, kBudget, fmt::format("generator {}", reports.size() + 1));
+    if (!end.empty() && outcome.ended.empty()) outcome.ended = end;
     out += generator.drain_stdout(2s);
     outcome.exit_codes.push_back(code);
     const std::string why = last_line(generator.drain_stderr(1s));
@@ -329,10 +342,14 @@ ServerStart start_server(const PointSpec& point, const SweepConfig& config, cons
     start.server->send_signal(SIGKILL);
     const std::string why = last_line(start.server->drain_stderr(1s));
     start.status = exit_code == kExitUnsupported ? PointStatus::unsupported : PointStatus::failed;
-    start.reason = exit_code == kExitUnsupported  // e.g. no io_uring
-                       ? why
-                       : fmt::format("echo-server did not start (exit {}): {}",
-                                     exit_code ? std::to_string(*exit_code) : "none", why);
+    start.reason =
+        exit_code == kExitUnsupported  // e.g. no io_uring
+            ? why
+            : fmt::format("echo-server did not start ({}): {}",
+                          exit_code
+                              ? exit_description(*exit_code, start.server->terminating_signal())
+                              : "no listening line within 10 s; killed by the sweep",
+                          why);
     return start;
   }
   start.target = announce->substr(std::string("listening ").size());
@@ -359,19 +376,17 @@ GeneratorOutcome run_generators(const PointSpec& point, const SweepConfig& confi
 }
 
 // Stops the server and keeps its snapshots: one JSON line per SIGUSR1, and one on exit.
-struct ServerEnd {
-  std::vector<StatsSnapshot> snapshots;
-  std::optional<int> exit_code;
-};
-
 ServerEnd stop_and_collect_snapshots(Subprocess& server) {
+  constexpr auto kGrace = 10s;
   ServerEnd end;
   server.send_signal(SIGTERM);
-  end.exit_code = server.wait(10s);
+  end.exit_code = server.wait(kGrace);
   if (!end.exit_code) {
     server.send_signal(SIGKILL);
+    end.killed_after = kGrace;
     end.exit_code = server.wait(5s);
   }
+  end.signal = server.terminating_signal();
   std::istringstream out(server.drain_stdout(2s));
   for (std::string line; std::getline(out, line);) {
     const auto snapshot = Json::parse(line, nullptr, false);
@@ -383,6 +398,42 @@ ServerEnd stop_and_collect_snapshots(Subprocess& server) {
     }
   }
   return end;
+}
+
+PointRecord ended(PointRecord record, PointStatus status, std::string reason) {
+  record.status = status;
+  record.reason = std::move(reason);
+  return record;
+}
+
+// The problem line that says why loadgen gave `status`: the first that mentions one of `words`,
+// else the first; a plain sentence when there is none.
+std::string problem_for(const std::vector<std::string>& problems,
+                        std::initializer_list<std::string_view> words, std::string_view fallback) {
+  for (const auto& problem : problems) {
+    for (const auto word : words) {
+      if (problem.find(word) != std::string::npos) return problem;
+    }
+  }
+  return problems.empty() ? std::string(fallback) : problems.front();
+}
+
+// "insufficient: <why>", once.
+std::string with_prefix(std::string_view prefix, std::string text) {
+  return text.starts_with(prefix) ? text : std::string(prefix) + text;
+}
+
+}  // namespace
+
+LoadgenFigures figures_of(const LoadgenReport& report) { return figures_from(report); }
+
+std::string server_end_text(const ServerEnd& end) {
+  if (end.killed_after) {
+    return fmt::format("echo-server was killed by the sweep after {} s: it did not exit on SIGTERM",
+                       end.killed_after->count());
+  }
+  if (!end.exit_code) return "echo-server did not end, even on SIGKILL";
+  return "echo-server " + exit_description(*end.exit_code, end.signal);
 }
 
 PointRecord point_record(const PointSpec& point, const SweepConfig& config) {
@@ -405,28 +456,20 @@ PointRecord point_record(const PointSpec& point, const SweepConfig& config) {
   return record;
 }
 
-PointRecord ended(PointRecord record, PointStatus status, std::string reason) {
-  record.status = status;
-  record.reason = std::move(reason);
-  return record;
-}
-
-// The record of a point whose server ran: exit codes, loadgen's figures, the server's window.
 PointRecord measured_record(PointRecord record, const GeneratorOutcome& outcome,
                             const ServerEnd& server, const SweepConfig& config, bool stopped) {
   record.exits = PointExits{outcome.exit_codes, outcome.remote, server.exit_code};
   if (stopped)
     return ended(std::move(record), PointStatus::interrupted, "the sweep was interrupted");
-  if (!outcome.finished)
-    return ended(std::move(record), PointStatus::failed, "loadgen did not finish in time");
+  if (!outcome.finished) return ended(std::move(record), PointStatus::failed, outcome.ended);
   if (!outcome.report) {
-    return ended(std::move(record), PointStatus::failed,
-                 fmt::format("loadgen wrote no report: {}", outcome.error));
+    return ended(
+        std::move(record), PointStatus::failed,
+        fmt::format("loadgen wrote no report{}: {}",
+                    outcome.ended.empty() ? "" : " (" + outcome.ended + ")", outcome.error));
   }
-  if (server.exit_code != 0) {
-    return ended(std::move(record), PointStatus::failed,
-                 fmt::format("echo-server exited with {} (crashed?)",
-                             server.exit_code ? std::to_string(*server.exit_code) : "no exit"));
+  if (server.exit_code != 0 || server.killed_after) {
+    return ended(std::move(record), PointStatus::failed, server_end_text(server));
   }
   std::vector<const StatsSnapshot*> window;
   for (const auto& s : server.snapshots) {
@@ -436,7 +479,13 @@ PointRecord measured_record(PointRecord record, const GeneratorOutcome& outcome,
   record.measured = report.measured;
   if (record.measured && window.size() >= 2)
     record.measured->server = server_window(*window[0], *window[1], config.size);
-  if (!report.ok) {
+  if (report.status == LoadgenStatus::insufficient) {
+    return ended(std::move(record), PointStatus::failed,
+                 with_prefix("insufficient: ",
+                             problem_for(report.problems, {"insufficient", "too few"},
+                                         "loadgen completed too few echoes in the window")));
+  }
+  if (report.status != LoadgenStatus::ok && report.status != LoadgenStatus::overloaded) {
     return ended(std::move(record), PointStatus::failed,
                  report.problems.empty() ? fmt::format("loadgen: {}", outcome.error)
                                          : report.problems.front());
@@ -445,11 +494,22 @@ PointRecord measured_record(PointRecord record, const GeneratorOutcome& outcome,
     return ended(std::move(record), PointStatus::failed,
                  "the server wrote fewer than two window snapshots");
   }
+  const ServerWindow& server_part = *record.measured->server;
+  if (const auto floor = min_window_messages(config.size);
+      server_part.messages < static_cast<double>(floor)) {
+    return ended(std::move(record), PointStatus::failed,
+                 fmt::format("insufficient: the server echoed {:.3g} messages of {} bytes in its "
+                             "{:.3g} s window, fewer than the {} a window needs",
+                             server_part.messages, config.size, server_part.seconds, floor));
+  }
+  if (report.status == LoadgenStatus::overloaded) {
+    return ended(std::move(record), PointStatus::overloaded,
+                 problem_for(report.problems, {"overload", "rate", "behind", "late"},
+                             "loadgen could not keep the requested rate"));
+  }
   record.status = PointStatus::ok;
   return record;
 }
-
-}  // namespace
 
 PointRecord run_point(const PointSpec& point, const SweepConfig& config, const Tools& tools,
                       const std::filesystem::path& points_dir, const std::atomic<bool>& stop) {
