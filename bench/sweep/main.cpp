@@ -141,6 +141,7 @@ struct Options {
   std::vector<std::string> generator_commands;
   Tools tools;
   std::string command;  // argv joined, recorded in sweep.json
+  std::string helpers;  // where plot.py, report.py and micro_report.py are (empty: the default)
 
   bool gives_grid() const {
     return backends || idle || series || active || size || depth || repeats || rate || duration ||
@@ -213,8 +214,29 @@ void add_options(CLI::App& app, Options& o) {
   app.add_option("--echo-server", o.tools.echo_server, "the echo-server binary")
       ->capture_default_str();
   app.add_option("--loadgen", o.tools.loadgen, "the loadgen binary")->capture_default_str();
+  app.add_option("--helpers", o.helpers,
+                 "the directory holding plot.py, report.py and micro_report.py (an installed "
+                 "share/muxbench or a source tree; default: ../share/muxbench beside this "
+                 "binary, else the source tree it was built from)")
+      ->check(CLI::ExistingDirectory);
   app.add_option("--wait-bench", o.tools.wait_bench, "the wait-bench binary")
       ->capture_default_str();
+}
+
+// The Python helpers of an installed sweep sit in ../share/muxbench beside its bin/; a build
+// tree's are in the sources it was built from.
+fs::path default_helpers() {
+  const fs::path installed = own_directory().parent_path() / "share" / "muxbench";
+  if (fs::exists(installed / "plot.py")) return installed;
+  return MUXBENCH_SOURCE_DIR;
+}
+
+void set_helpers(Tools& tools, const fs::path& helpers) {
+  const bool source_tree = fs::exists(helpers / "plots" / "plot.py");
+  const fs::path plots = source_tree ? helpers / "plots" : helpers;
+  tools.plot = (plots / "plot.py").string();
+  tools.report = (plots / "report.py").string();
+  tools.micro_report = ((source_tree ? helpers / "bench" : helpers) / "micro_report.py").string();
 }
 
 Tools default_tools() {
@@ -224,8 +246,7 @@ Tools default_tools() {
   tools.loadgen = (bin / "loadgen").string();
   tools.wait_bench = (bin / "wait-bench").string();
   tools.claims = (bin / "claims").string();
-  tools.micro_report = MUXBENCH_SOURCE_DIR "/bench/micro_report.py";
-  tools.plot = MUXBENCH_SOURCE_DIR "/plots/plot.py";
+  set_helpers(tools, default_helpers());
   return tools;
 }
 
@@ -375,6 +396,14 @@ void check_tools(Tools& tools) {
     if (::access(tool.c_str(), X_OK) != 0)
       throw UsageError(fmt::format("{} is not an executable", tool));
   }
+  for (const auto& helper : {tools.plot, tools.report, tools.micro_report}) {
+    if (!fs::exists(helper)) {
+      throw UsageError(
+          fmt::format("{} is missing: point --helpers at the directory that holds "
+                      "plot.py, report.py and micro_report.py",
+                      helper));
+    }
+  }
   // loadgen builds from before --allow-overload exit 1 on an overloaded open loop instead: the
   // sweep reads the report's status either way.
   const auto help = run_command({tools.loadgen, "--help"}, std::chrono::seconds(10));
@@ -509,6 +538,13 @@ void report(const Plan& plan, const Tools& tools, bool plots) {
                  charts.exit_code ? std::to_string(*charts.exit_code) : "timeout", charts.err);
     }
   }
+  // index.html: the summary, the charts there are, the environment and links to every file.
+  const auto page =
+      run_command({tools.python, tools.report, plan.dir.string()}, std::chrono::minutes(1));
+  if (page.exit_code != 0) {
+    fmt::print(stderr, "sweep: report.py failed (exit {}): {}\n",
+               page.exit_code ? std::to_string(*page.exit_code) : "timeout", page.err);
+  }
   // results/latest -> this run, replaced atomically; a run elsewhere (--out) leaves it alone and
   // creates no `latest` beside itself.
   std::error_code error;
@@ -570,6 +606,7 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
     for (int i = 0; i < argc; ++i) options.command += (i ? " " : "") + std::string(argv[i]);
     const FdLimit limit = raise_fd_limit_to_hard();
+    if (!options.helpers.empty()) set_helpers(options.tools, options.helpers);
     check_tools(options.tools);
     // Everything the run needs is checked by here; the run directory is made (and locked) last.
     plan = options.resume ? resumed_plan(options, lock) : new_plan(options, limit, lock);

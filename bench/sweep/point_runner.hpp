@@ -22,6 +22,7 @@ struct Tools {
   std::string claims;
   std::string micro_report;  // bench/micro_report.py
   std::string plot;          // plots/plot.py
+  std::string report;        // plots/report.py (index.html)
   std::string python = "/usr/bin/python3";
   // loadgen takes --allow-overload (exit 0 when an open loop could not keep its rate: the
   // report's status says so); given to the open series' generators when it does.
