@@ -333,6 +333,7 @@ void Worker::account_unsent(std::int64_t stopped) {
   result_.window_due = end - first;
   const std::size_t n = connections_.size();
   for (const Connection& c : connections_) {
+    result_.max_backlog = std::max(result_.max_backlog, owed(c));  // a socket that never drained
     const std::uint64_t from = std::max(assigned(first, c), c.next_sequence);
     const std::uint64_t to = assigned(end, c);
     if (from >= to) continue;
