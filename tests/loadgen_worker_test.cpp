@@ -47,38 +47,44 @@ TEST(LoadgenWorker, APeerThatHangsUpIsALostConnection) {
   EXPECT_FALSE(worker.result().error);
 }
 
-// A peer that never reads, asked for a billion messages a second: the worker sends what the
-// socket takes, owes the rest as a count, counts every due send and ends on schedule.
+// A worker asked for a billion messages a second over one socket whose peer never reads (the
+// peer's end is closed with the object).
+struct OverloadedWorker {
+  OverloadedWorker() : worker(plan()) {}
+  ~OverloadedWorker() { ::close(peer); }
+  WorkerPlan plan() {
+    int pair[2];
+    EXPECT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, pair), 0);
+    peer = pair[1];
+    WorkerPlan p;
+    p.connections.push_back({pair[0], 0});
+    p.total_active = 1;
+    p.rate = 1e9;
+    return p;
+  }
+  int peer = -1;
+  Worker worker;
+};
+
+// The worker sends what the socket takes, owes the rest as a count, counts every due send and
+// ends on schedule.
 TEST(LoadgenWorker, AnOpenLoopAgainstAFullSocketOwesACountAndEndsOnTime) {
-  int pair[2];
-  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, pair), 0);
-  WorkerPlan plan;
-  plan.connections.push_back({pair[0], 0});
-  plan.total_active = 1;
-  plan.rate = 1e9;
-  Worker worker(std::move(plan));
+  OverloadedWorker overloaded;
   const std::int64_t now = monotonic_ns();
   const Schedule schedule{now, now, now + 100'000'000, now + 150'000'000};
   const std::atomic<bool> stop{false};
-  worker.run(schedule, stop);
+  overloaded.worker.run(schedule, stop);
   EXPECT_LT(monotonic_ns() - now, 400'000'000) << "the drain deadline ends the run";
-  const WorkerResult& r = worker.result();
+  const WorkerResult& r = overloaded.worker.result();
   EXPECT_GT(r.window_due, 90'000'000u);
   EXPECT_LT(r.messages_sent, 100'000u) << "only what the socket took (and the in-flight cap)";
   EXPECT_GE(r.window_late, r.window_due - r.messages_sent) << "every unsent one is late";
   EXPECT_EQ(r.send_lateness.count(), r.window_due) << "unsent ones are in the lateness histogram";
   EXPECT_GT(r.max_backlog, 1'000'000u);
-  ::close(pair[1]);
 }
 
 TEST(LoadgenWorker, TheStopFlagEndsAnOverloadedOpenLoopWithinAHundredMilliseconds) {
-  int pair[2];
-  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, pair), 0);
-  WorkerPlan plan;
-  plan.connections.push_back({pair[0], 0});
-  plan.total_active = 1;
-  plan.rate = 1e9;
-  Worker worker(std::move(plan));
+  OverloadedWorker overloaded;
   const std::int64_t now = monotonic_ns();
   const Schedule schedule{now, now, now + 60'000'000'000, now + 61'000'000'000};
   std::atomic<bool> stop{false};
@@ -88,11 +94,10 @@ TEST(LoadgenWorker, TheStopFlagEndsAnOverloadedOpenLoopWithinAHundredMillisecond
     stopped_at = monotonic_ns();
     stop = true;
   });
-  worker.run(schedule, stop);
+  overloaded.worker.run(schedule, stop);
   const std::int64_t returned = monotonic_ns();
   stopper.join();
   EXPECT_LT(returned - stopped_at, 100'000'000);
-  ::close(pair[1]);
 }
 
 }  // namespace
