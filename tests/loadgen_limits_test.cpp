@@ -187,6 +187,21 @@ TEST(LoadgenOverload, TwiceTheServersCapacityReportsTheAchievedRate) {
   EXPECT_TRUE(mentions(run.report["problems"], "overloaded: requested")) << explain(run);
 }
 
+// Far past a slow server's capacity the drain cannot see every echo: that backlog is the
+// overload, counted in errors.unanswered and said, not an integrity error.
+TEST(LoadgenOverload, TheBacklogOfAnOverloadedServerIsNotAnIntegrityError) {
+  FaultyServer server({"--bytes-per-s", "16000"});
+  const auto run =
+      run_loadgen(server.port, {"--active", "2", "--rate", "1e9", "--duration", "500ms", "--warmup",
+                                "100ms", "--drain-timeout", "200ms", "--quiet"});
+  EXPECT_EQ(run.command.exit_code, 1) << explain(run);
+  EXPECT_EQ(run.report["status"], "overloaded") << explain(run);
+  EXPECT_GT(run.report["errors"]["unanswered"].get<std::uint64_t>(), 0u);
+  EXPECT_EQ(run.report["errors"]["mismatches"], 0);
+  EXPECT_TRUE(mentions(run.report["problems"], "the backlog of an overloaded server"))
+      << explain(run);
+}
+
 TEST(LoadgenOverload, SigintDuringAnOverloadedRunStopsItWithinASecondWithAReport) {
   EchoServerProcess server("epoll-lt");
   TempDir dir;
