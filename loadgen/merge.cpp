@@ -117,7 +117,7 @@ MergedReport merge_reports(const std::vector<LoadgenReport>& reports) {
   }
   if (any_measured) {
     measured.window.interrupted = merged.status == LoadgenStatus::interrupted;
-    if (latency) measured.latency_ns = latency_summary(*latency);
+    if (latency) measured.latency_ns = latency_summary(*latency);  // else no numbers at all
     merged.measured = measured;
     merged.histogram = latency;
   }

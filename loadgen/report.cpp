@@ -26,14 +26,15 @@ Json measured(const Report& r, Field field) {
 }
 
 // The latency summary, when the report has one (a merge of reports without histograms has none).
-const LatencySummary* latency_of(const Measurement& m) { return &m.latency_ns; }
-const LatencySummary* latency_of(const MergedMeasurement& m) {
-  return m.latency_ns ? &*m.latency_ns : nullptr;
+// A report without a histogram (a merge of reports that had none) has no latency numbers.
+template <class Report>
+const LatencySummary* latency_of(const Report& r) {
+  return r.measured && r.histogram ? &r.measured->latency_ns : nullptr;
 }
 
 template <class Report, class Field>
 Json latency(const Report& r, Field field) {
-  const LatencySummary* l = r.measured ? latency_of(*r.measured) : nullptr;
+  const LatencySummary* l = latency_of(r);
   return l ? Json(field(*l)) : Json();
 }
 
@@ -115,7 +116,7 @@ std::string measured_lines(const Report& r) {
   std::string text =
       fmt::format("  throughput  {:.0f} msg/s ({:.2f} MB/s) over {:.2f} s\n",
                   m.throughput.messages_per_s, m.throughput.mb_per_s, m.window.seconds);
-  const LatencySummary* l = latency_of(m);
+  const LatencySummary* l = latency_of(r);
   if (r.status == LoadgenStatus::insufficient) {
     text += "  latency     not reported: too few echoes (see problems)\n";
   } else if (l) {

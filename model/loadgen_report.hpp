@@ -212,10 +212,11 @@ void read_optional(const nlohmann::json& j, const char* key, std::optional<T>& i
   if (j.contains(key) && !j.at(key).is_null()) into = j.at(key).get<T>();
 }
 
-// Reads `key` into a section: absent is the section's defaults; optional sections as above.
+// Reads `key` into a section: absent or null is the section's defaults; optional sections as
+// above.
 template <class T>
 void read_section(const nlohmann::json& j, const char* key, T& into) {
-  into = j.value(key, T{});
+  into = j.contains(key) && !j.at(key).is_null() ? j.at(key).get<T>() : T{};
 }
 template <class T>
 void read_section(const nlohmann::json& j, const char* key, std::optional<T>& into) {

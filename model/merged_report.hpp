@@ -102,9 +102,9 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(MergedGenerator, bound, fell_beh
 struct MergedMeasurement {
   WindowRecord window;  // the longest; interrupted when the merged status is
   MergedThroughput throughput;
-  // Of the merged histogram; null when no generator's report had a histogram (no latency was
-  // measured: never zeros).
-  std::optional<LatencySummary> latency_ns;
+  // Of the merged histogram. When no generator's report had a histogram the merged report has
+  // none either (MergedReport::histogram empty) and the file says null here, never zeros.
+  LatencySummary latency_ns;
   std::optional<LatencySummary> send_lateness_ns;  // always null: see each generator
   MergedErrors errors;
   MergedGenerator generator;
@@ -133,6 +133,7 @@ struct MergedReport {
 
 inline void to_json(nlohmann::json& j, const MergedReport& r) {
   j = report_json(r, MergedReport::kKind);
+  if (r.measured && !r.histogram) j["latency_ns"] = nullptr;  // no latency measured: no numbers
   j["generators"] = r.generators;
 }
 inline void from_json(const nlohmann::json& j, MergedReport& r) {
