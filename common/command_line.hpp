@@ -36,12 +36,15 @@ inline void add_version_flag(CLI::App& app, std::string_view program) {
 }
 
 // CLI11 2.1 reads integers with base 0 ("0x10" is 16, "010" is 8) and wraps "-1" into an unsigned
-// option; a count on a command line is plain decimal digits.
+// option; a count on a command line is plain decimal digits, without a leading zero.
 inline CLI::Validator decimal_count() {
   return CLI::Validator(
       [](const std::string& text) -> std::string {
         if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos) {
           return "'" + text + "' is not a count (decimal digits only)";
+        }
+        if (text.size() > 1 && text[0] == '0') {
+          return "'" + text + "': a leading zero would be read as octal";
         }
         return {};
       },

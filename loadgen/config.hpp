@@ -3,11 +3,14 @@
 #include <netinet/in.h>
 #include <sys/types.h>
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "common/output_path.hpp"
 
 namespace muxbench {
 
@@ -28,14 +31,26 @@ struct LoadgenConfig {
   std::vector<int> cpus;
   unsigned threads = 1;
   bool busy_poll = false;
-  std::optional<std::string> json_path;
-  std::optional<std::string> csv_path;
-  std::optional<std::string> hdr_path;
+  std::optional<OutputPath> json;  // checked before the run ('-': standard output)
+  std::optional<OutputPath> csv;
+  std::optional<OutputPath> hdr;
   std::optional<pid_t> signal_pid;  // gets SIGUSR1 when the window starts and when it ends
   // Wall-clock time (ns since the epoch) at which the warm-up starts, so that generators on
   // several hosts measure the same window; nullopt: as soon as the connections are open.
   std::optional<std::int64_t> start_at_unix_ns;
   bool quiet = false;
+  // Open loop: a send that leaves later than this after its intended time is late.
+  std::chrono::nanoseconds late_tolerance = std::chrono::milliseconds(1);
+  // A window with fewer completed echoes is insufficient; nullopt: 100, or 1 for messages of
+  // 1 MiB and more (min_echoes()).
+  std::optional<std::uint64_t> min_echoes_option;
+  bool allow_overload = false;  // overloaded exits 0 (the status still says overloaded)
+
+  std::array<const std::optional<OutputPath>*, 3> outputs() const { return {&json, &csv, &hdr}; }
+
+  std::uint64_t min_echoes() const {
+    return min_echoes_option.value_or(size >= (std::size_t{1} << 20) ? 1 : 100);
+  }
 };
 
 }  // namespace muxbench

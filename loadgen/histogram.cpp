@@ -61,17 +61,20 @@ std::uint64_t LatencyHistogram::width_of(std::size_t index) {
   return std::uint64_t{1} << (magnitude - (kSubBucketBits - 1));
 }
 
-void LatencyHistogram::record(std::uint64_t value) {
+void LatencyHistogram::record(std::uint64_t value) { record(value, 1); }
+
+void LatencyHistogram::record(std::uint64_t value, std::uint64_t times) {
+  if (times == 0) return;
   if (value > kHighestTrackable) {
-    ++overflow_;
+    overflow_ += times;
     value = kHighestTrackable;
   }
-  ++counts_[index_of(value)];
-  ++count_;
+  counts_[index_of(value)] += times;
+  count_ += times;
   min_ = std::min(min_, value);
   max_ = std::max(max_, value);
-  sum_ += value;
-  sum_of_squares_ += static_cast<uint128>(value) * value;
+  sum_ += value * times;
+  sum_of_squares_ += static_cast<uint128>(value) * value * times;
 }
 
 void LatencyHistogram::merge(const LatencyHistogram& other) {

@@ -25,6 +25,7 @@ class LatencyHistogram {
       kSubBucketCount + (kTopMagnitude - kSubBucketBits + 1) * kHalfCount;
 
   void record(std::uint64_t value);  // values above 60 s are counted as 60 s (and as overflow)
+  void record(std::uint64_t value, std::uint64_t times);  // `times` samples of one value
   void merge(const LatencyHistogram& other);
   void reset() { *this = LatencyHistogram{}; }
 

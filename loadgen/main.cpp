@@ -4,11 +4,14 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
-#include <filesystem>
+#include <chrono>
+#include <cmath>
+#include <limits>
 
-#include "common/atomic_file.hpp"
+#include "common/command_line.hpp"
 #include "common/cpu_affinity.hpp"
 #include "common/duration.hpp"
+#include "common/output_path.hpp"
 #include "common/usage_error.hpp"
 #include "loadgen/addresses.hpp"
 #include "loadgen/config.hpp"
@@ -18,21 +21,48 @@
 namespace {
 
 using muxbench::LoadgenConfig;
+using muxbench::OutputPath;
 using muxbench::UsageError;
 
-void check_output_directory(std::string_view option, const std::optional<std::string>& path) {
-  if (path && *path != "-") muxbench::require_parent_directory(option, *path);
+// The furthest ahead --start-at may be: a typo (seconds for nanoseconds, a wrong year) must not
+// leave a generator waiting for days.
+constexpr std::int64_t kLongestStartWaitNs = 3600'000'000'000;
+
+// A rate: finite and above zero. CLI::PositiveNumber lets NaN through and answers "0" with
+// std::to_string of the largest double (309 digits).
+CLI::Validator positive_rate() {
+  return CLI::Validator(
+      [](const std::string& text) -> std::string {
+        double value = 0;
+        if (!CLI::detail::lexical_cast(text, value) || !std::isfinite(value) || value <= 0) {
+          return "'" + text + "' is not a positive finite number";
+        }
+        return {};
+      },
+      "POSITIVE");
 }
 
 struct RawOptions {
-  std::string duration = "5s", warmup = "1s", drain_timeout = "5s", cpus;
+  std::string duration = "5s", warmup = "1s", drain_timeout = "5s", late_tolerance = "1ms", cpus;
   double rate = 0, connect_rate = 0;
   int signal_pid = 0;
   std::int64_t start_at = 0;
+  std::uint64_t min_echoes = 0;
   std::string json, csv, hdr;
 };
 
-void finish(LoadgenConfig& config, const RawOptions& raw) {
+std::optional<OutputPath> output(std::string_view option, const std::string& path, bool given) {
+  if (!given) return std::nullopt;
+  return OutputPath::checked(option, path);
+}
+
+std::int64_t wall_clock_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+void finish(LoadgenConfig& config, const RawOptions& raw, const CLI::App& app) {
   const auto target = muxbench::parse_target(config.target_text);
   if (!target) {
     throw UsageError(
@@ -42,10 +72,20 @@ void finish(LoadgenConfig& config, const RawOptions& raw) {
   config.duration = muxbench::duration_option("--duration", raw.duration, false);
   config.warmup = muxbench::duration_option("--warmup", raw.warmup, true);
   config.drain_timeout = muxbench::duration_option("--drain-timeout", raw.drain_timeout, true);
+  config.late_tolerance = muxbench::duration_option("--late-tolerance", raw.late_tolerance, false);
   if (raw.rate > 0) config.rate = raw.rate;
   if (raw.connect_rate > 0) config.connect_rate = raw.connect_rate;
   if (raw.signal_pid > 0) config.signal_pid = raw.signal_pid;
-  if (raw.start_at > 0) config.start_at_unix_ns = raw.start_at;
+  if (raw.start_at > 0) {
+    if (raw.start_at - wall_clock_ns() > kLongestStartWaitNs) {
+      throw UsageError(fmt::format(
+          "--start-at {}: more than 1 h ahead of this host's clock (nanoseconds since the epoch "
+          "expected)",
+          raw.start_at));
+    }
+    config.start_at_unix_ns = raw.start_at;
+  }
+  if (app.count("--min-echoes") > 0) config.min_echoes_option = raw.min_echoes;
   const bool loopback_target = (ntohl(config.target.sin_addr.s_addr) >> 24) == 127;
   if (config.source_ips_text.empty() && loopback_target) {
     // One source address has ~28k ephemeral ports, and connect() slows down badly once about half
@@ -62,24 +102,29 @@ void finish(LoadgenConfig& config, const RawOptions& raw) {
     }
     config.source_ips = *sources;
   }
-  if (!raw.cpus.empty()) {
+  if (app.count("--cpu") > 0) {
+    if (raw.cpus.empty()) throw UsageError("--cpu: empty (e.g. 1 or 1,2)");
     const auto allowed = muxbench::allowed_cpus();
     for (const auto& item : CLI::detail::split(raw.cpus, ',')) {
       int cpu = -1;
-      if (!CLI::detail::lexical_cast(item, cpu) ||
-          std::find(allowed.begin(), allowed.end(), cpu) == allowed.end()) {
-        throw UsageError(fmt::format("--cpu {}: CPU {} is not available (allowed: {})", raw.cpus,
-                                     item, muxbench::describe_cpus(allowed)));
+      if (item.empty() || item.find_first_not_of("0123456789") != std::string::npos ||
+          item.size() > 6 || !CLI::detail::lexical_cast(item, cpu)) {
+        throw UsageError(fmt::format("--cpu: '{}' is not a CPU number (e.g. 1 or 1,2)", item));
+      }
+      if (std::find(allowed.begin(), allowed.end(), cpu) == allowed.end()) {
+        throw UsageError(fmt::format("--cpu: CPU {} is not available (allowed: {})", cpu,
+                                     muxbench::describe_cpus(allowed)));
       }
       config.cpus.push_back(cpu);
     }
   }
-  if (!raw.json.empty()) config.json_path = raw.json;
-  if (!raw.csv.empty()) config.csv_path = raw.csv;
-  if (!raw.hdr.empty()) config.hdr_path = raw.hdr;
-  check_output_directory("--json", config.json_path);
-  check_output_directory("--csv", config.csv_path);
-  check_output_directory("--hdr", config.hdr_path);
+  // Every output is checked before any connection is opened; '-' is standard output.
+  config.json = output("--json", raw.json, app.count("--json") > 0);
+  config.csv = output("--csv", raw.csv, app.count("--csv") > 0);
+  config.hdr = output("--hdr", raw.hdr, app.count("--hdr") > 0);
+  muxbench::refuse_shared_outputs({{"--json", config.json ? std::optional(raw.json) : std::nullopt},
+                                   {"--csv", config.csv ? std::optional(raw.csv) : std::nullopt},
+                                   {"--hdr", config.hdr ? std::optional(raw.hdr) : std::nullopt}});
 }
 
 }  // namespace
@@ -90,16 +135,22 @@ int main(int argc, char** argv) {
   CLI::App app{
       "Opens N idle and M active connections to an echo server and measures latency and "
       "throughput while the idle ones sit in the server's fd set. Every echoed byte is checked.\n"
-      "Exit code: 0 clean, 1 errors (integrity, lost or failed connections), 2 bad usage, "
-      "130 interrupted (the reports are still written, marked so).",
+      "Exit code: 0 clean, 1 errors (integrity, lost or failed connections), too few echoes "
+      "(insufficient), an open loop that fell behind (overloaded; 0 with --allow-overload) or "
+      "a report that could not be written, 2 bad usage, 130 interrupted (the reports are "
+      "still written, marked so).",
       "loadgen"};
   app.add_option("--target", config.target_text, "the echo server, HOST:PORT")->required();
+  const auto count = muxbench::decimal_count();
   app.add_option("--idle", config.idle, "connections opened first that never send")
+      ->check(count)
       ->capture_default_str();
   app.add_option("--active", config.active, "connections that send and verify echoes")
+      ->check(count)
       ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 32))
       ->capture_default_str();
   app.add_option("--size", config.size, "bytes per message")
+      ->check(count)
       ->check(CLI::Range(muxbench::MessageFormat::kMinSize, std::size_t{16} << 20))
       ->capture_default_str();
   app.add_option("--duration", raw.duration, "measured window (5s, 500ms, 2m)")
@@ -111,22 +162,36 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   auto* depth = app.add_option("--depth", config.depth,
                                "closed loop: messages in flight per active connection")
+                    ->check(count)
                     ->check(CLI::Range(1u, 1u << 20))
                     ->capture_default_str();
   app.add_option("--rate", raw.rate,
                  "open loop: aggregate messages per second, spread evenly over the active "
                  "connections; latency counts from each message's intended send time")
-      ->check(CLI::PositiveNumber)
+      ->check(positive_rate())
       ->excludes(depth);
+  app.add_option("--late-tolerance", raw.late_tolerance,
+                 "open loop: a send that leaves later than this after its intended time is late; "
+                 "a lateness p99 beyond it (or an achieved rate below 98% of --rate) makes the "
+                 "run overloaded")
+      ->capture_default_str();
+  app.add_flag("--allow-overload", config.allow_overload,
+               "open loop: an overloaded run exits 0 (its status still says overloaded), for "
+               "latency-vs-load series that go past capacity on purpose");
+  app.add_option("--min-echoes", raw.min_echoes,
+                 "a window with fewer completed echoes is insufficient (exit 1) [default: 100; "
+                 "1 for --size of 1 MiB or more]")
+      ->check(count);
   app.add_option("--source-ips", config.source_ips_text,
                  "local addresses to spread connections over (each brings its own ~28k "
                  "ephemeral ports); default for a loopback target: 127.0.0.1-127.0.0.8, "
                  "otherwise the kernel's choice");
   app.add_option("--connect-rate", raw.connect_rate,
                  "connection attempts per second (default: as fast as possible)")
-      ->check(CLI::PositiveNumber);
+      ->check(positive_rate());
   app.add_option("--cpu", raw.cpus, "pin worker threads to these CPUs, e.g. 1 or 1,2");
   app.add_option("--threads", config.threads, "worker threads, one epoll loop each")
+      ->check(count)
       ->check(CLI::Range(1u, 256u))
       ->capture_default_str();
   app.add_flag("--busy-poll", config.busy_poll,
@@ -134,21 +199,24 @@ int main(int argc, char** argv) {
   app.add_option(
       "--json", raw.json,
       "write the full report (JSON) here; '-': on stdout (the summary then goes to stderr)");
-  app.add_option("--csv", raw.csv, "write one CSV row (with header) here");
-  app.add_option("--hdr", raw.hdr, "write HdrHistogram's percentile distribution text here (us)");
+  app.add_option("--csv", raw.csv, "write one CSV row (with header) here ('-': on stdout)");
+  app.add_option("--hdr", raw.hdr,
+                 "write HdrHistogram's percentile distribution text here (us; '-': on stdout)");
   app.add_option("--signal-pid", raw.signal_pid,
                  "send SIGUSR1 to this process when the window starts and when it ends "
                  "(echo-server then writes a stats snapshot)")
-      ->check(CLI::PositiveNumber);
+      ->check(count)
+      ->check(CLI::Range(1, std::numeric_limits<int>::max()));
   app.add_option(
          "--start-at", raw.start_at,
          "begin the warm-up at this wall-clock time (ns since the epoch) once connected, so "
-         "that generators on several hosts share one window (their clocks must agree)")
-      ->check(CLI::PositiveNumber);
+         "that generators on several hosts share one window (their clocks must agree); at most "
+         "1 h ahead, and Ctrl-C ends the wait")
+      ->check(count);
   app.add_flag("--quiet", config.quiet, "no progress line and no summary");
   try {
     app.parse(argc, argv);
-    finish(config, raw);
+    finish(config, raw, app);
   } catch (const CLI::Success& success) {
     return app.exit(success);
   } catch (const CLI::ParseError& error) {

@@ -6,16 +6,22 @@
 #include <chrono>
 #include <map>
 
+#include "common/duration.hpp"
 #include "loadgen/report.hpp"
 
 namespace muxbench {
 namespace {
 
 constexpr double kSaturatedShare = 0.9;
+constexpr double kMinAchievedShare = 0.98;
 
 void add_counters(WorkerResult& sum, const WorkerResult& r) {
   sum.window_messages += r.window_messages;
   sum.window_sends += r.window_sends;
+  sum.window_due += r.window_due;
+  sum.window_due_sent += r.window_due_sent;
+  sum.window_late += r.window_late;
+  sum.max_backlog = std::max(sum.max_backlog, r.max_backlog);
   sum.mismatches += r.mismatches;
   sum.unexpected_bytes += r.unexpected_bytes;
   sum.lost_connections += r.lost_connections;
@@ -29,7 +35,7 @@ void add_counters(WorkerResult& sum, const WorkerResult& r) {
 }
 
 GeneratorRecord generator_record(const LoadgenConfig& config, const WorkerTotals& t,
-                                 std::size_t threads, bool interrupted) {
+                                 std::size_t threads) {
   GeneratorRecord g;
   g.threads = static_cast<unsigned>(threads);
   g.cpus = config.cpus;
@@ -41,12 +47,6 @@ GeneratorRecord generator_record(const LoadgenConfig& config, const WorkerTotals
   g.max_in_flight_per_connection = t.sum.max_in_flight;
   g.bound =
       config.busy_poll ? t.work_share > kSaturatedShare : t.busiest_cpu_share > kSaturatedShare;
-  // Open loop: sends due in the window that went out late or not at all show a generator (or a
-  // socket) that could not keep up, whatever its CPU use.
-  const double expected_sends =
-      config.rate ? *config.rate * std::chrono::duration<double>(config.duration).count() : 0;
-  g.fell_behind = config.rate && !interrupted &&
-                  static_cast<double>(t.sum.window_sends) < 0.98 * expected_sends;
   g.bound_rule = config.busy_poll ? "more than 90% of busy-poll spins found work"
                                   : "the generator's threads kept one CPU busy more than 90% of "
                                     "the window (threads pinned to one CPU are summed)";
@@ -70,31 +70,93 @@ Measurement measurement(const LoadgenConfig& config, const WorkerTotals& t, std:
               .unexpected_bytes = s.unexpected_bytes,
               .lost_connections = s.lost_connections,
               .unanswered = s.unanswered,
-              .total = s.mismatches + s.unexpected_bytes + s.lost_connections + s.unanswered};
-  m.generator = generator_record(config, t, threads, interrupted);
+              .total = s.mismatches + s.unanswered};
+  m.generator = generator_record(config, t, threads);
+  if (config.rate) {
+    OpenLoopRecord o;
+    o.requested_rate = *config.rate;
+    o.sent_per_s = *m.throughput.sent_per_s;
+    o.achieved_rate = std::min(o.sent_per_s, m.throughput.messages_per_s);
+    o.due = s.window_due;
+    o.sent = std::min(s.window_due_sent, s.window_due);
+    o.unsent = s.window_due - o.sent;
+    o.late = s.window_late;
+    o.late_share = o.due ? static_cast<double>(o.late) / static_cast<double>(o.due) : 0;
+    o.lateness_p99_ns = t.lateness.percentile(99);
+    o.max_backlog_per_connection = s.max_backlog;
+    // An interrupted window is judged as interrupted, not as a generator that fell behind.
+    o.overloaded = !interrupted &&
+                   (o.achieved_rate < kMinAchievedShare * o.requested_rate ||
+                    o.lateness_p99_ns > static_cast<std::uint64_t>(config.late_tolerance.count()));
+    m.generator.fell_behind = o.overloaded;
+    m.open_loop = o;
+  }
   return m;
 }
 
-// The caveats people read, in order; returns whether the run failed.
-bool judge(std::vector<std::string>& problems, const Measurement& m, const IdleConnections& idle,
-           bool interrupted) {
+std::string rate_text(double rate) { return fmt::format("{:.0f} msg/s", rate); }
+
+// The caveats people read, in order, and the status they add up to (interrupted > errors >
+// insufficient > overloaded > ok; connect_failed never gets here). Messages unanswered when the
+// drain ends are errors, except in an overloaded open loop (the server's backlog).
+LoadgenStatus judge(std::vector<std::string>& problems, const LoadgenConfig& config,
+                    const Measurement& m, const IdleConnections& idle, bool interrupted,
+                    bool worker_failed) {
   const ErrorCounts& e = m.errors;
-  if (e.mismatches)
-    problems.push_back(fmt::format("{} echoed messages differ from what was sent", e.mismatches));
+  bool failed = worker_failed;
+  const auto fail = [&](std::string text) {
+    problems.push_back(std::move(text));
+    failed = true;
+  };
+  if (e.mismatches) fail(fmt::format("{} echoed messages differ from what was sent", e.mismatches));
   if (e.unexpected_bytes)
-    problems.push_back(fmt::format("{} bytes came back that were never sent", e.unexpected_bytes));
-  if (e.lost_connections)
-    problems.push_back(fmt::format("{} active connections were lost", e.lost_connections));
-  if (e.unanswered && !interrupted)
-    problems.push_back(fmt::format("{} messages got no (complete) echo", e.unanswered));
+    fail(fmt::format("{} bytes came back that were never sent", e.unexpected_bytes));
+  if (e.lost_connections) fail(fmt::format("{} active connections were lost", e.lost_connections));
+  const auto& o = m.open_loop;
+  const bool overloaded = o && o->overloaded;
+  // An overloaded open loop leaves the server a backlog the drain may not see answered: that is
+  // the overload (said, and counted in errors), not an integrity error.
+  if (e.unanswered && !interrupted && overloaded) {
+    problems.push_back(
+        fmt::format("{} messages got no (complete) echo before the drain ended: the backlog of an "
+                    "overloaded server",
+                    e.unanswered));
+  } else if (e.unanswered && !interrupted) {
+    fail(fmt::format("{} messages got no (complete) echo", e.unanswered));
+  }
   const std::uint64_t alive = idle.alive_at_end.value_or(0);
   if (alive < idle.opened)
-    problems.push_back(fmt::format("the server dropped {} idle connections", idle.opened - alive));
+    fail(fmt::format("the server dropped {} idle connections (end-of-file or reset)",
+                     idle.opened - alive));
+  if (idle.unexpected_data.value_or(0))
+    fail(fmt::format("{} idle connections received unexpected data", *idle.unexpected_data));
   if (m.generator.bound)
     problems.push_back(
         "the generator was saturated: numbers describe the generator as much as the server");
-  if (interrupted) problems.push_back("interrupted: the window is shorter than requested");
-  return e.total > (interrupted ? e.unanswered : 0) || alive < idle.opened;
+  const std::uint64_t echoes = m.throughput.messages;
+  const bool insufficient = echoes < config.min_echoes();
+  if (insufficient && !interrupted) {
+    problems.push_back(fmt::format(
+        "insufficient: {} echoes completed in the {:.3g} s window, fewer than the {} needed "
+        "(--min-echoes): its latency and throughput mean nothing",
+        echoes, m.window.seconds, config.min_echoes()));
+  }
+  if (overloaded) {
+    problems.push_back(fmt::format(
+        "overloaded: requested {}, achieved {} (sent {}, echoed {}); {:.1f}% of {} due sends "
+        "left more than {} late or never, lateness p99 {:.3f} ms",
+        rate_text(o->requested_rate), rate_text(o->achieved_rate), rate_text(o->sent_per_s),
+        rate_text(m.throughput.messages_per_s), 100 * o->late_share, o->due,
+        format_duration(config.late_tolerance), static_cast<double>(o->lateness_p99_ns) / 1e6));
+  }
+  if (interrupted) {
+    problems.push_back("interrupted: the window is shorter than requested");
+    return LoadgenStatus::interrupted;
+  }
+  if (failed) return LoadgenStatus::errors;
+  if (insufficient) return LoadgenStatus::insufficient;
+  if (overloaded) return LoadgenStatus::overloaded;
+  return LoadgenStatus::ok;
 }
 
 }  // namespace
@@ -128,18 +190,15 @@ WorkerTotals merge_workers(const LoadgenConfig& config, const Workers& workers) 
 void record_results(LoadgenReport& report, const LoadgenConfig& config, const WorkerTotals& t,
                     const RunEnd& end) {
   const bool interrupted = end.interrupted;
-  report.connections.idle.alive_at_end = end.idle_alive;
+  report.connections.idle.alive_at_end = end.idle.alive;
+  report.connections.idle.unexpected_data = end.idle.unexpected_data;
   report.connections.active.lost = t.sum.lost_connections;
   report.measured = measurement(config, t, end.threads, interrupted);
   report.measured->generator.process_cpu_s = end.process_cpu_s;
   report.histogram = t.latency;
   report.problems.insert(report.problems.end(), t.problems.begin(), t.problems.end());
-  const bool failed =
-      judge(report.problems, *report.measured, report.connections.idle, interrupted) ||
-      t.worker_failed;
-  report.status = interrupted ? LoadgenStatus::interrupted
-                  : failed    ? LoadgenStatus::errors
-                              : LoadgenStatus::ok;
+  report.status = judge(report.problems, config, *report.measured, report.connections.idle,
+                        interrupted, t.worker_failed);
 }
 
 }  // namespace muxbench

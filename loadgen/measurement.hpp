@@ -29,12 +29,19 @@ struct WorkerTotals {
 // summed (unpinned: per thread). Pinning and wait failures become problems.
 WorkerTotals merge_workers(const LoadgenConfig& config, const Workers& workers);
 
+// The idle connections at the end: still open (nothing to read, or data waiting), and of those
+// how many had data waiting (the server sent bytes nobody asked for).
+struct IdleState {
+  std::uint64_t alive = 0;
+  std::uint64_t unexpected_data = 0;
+};
+
 // What the run knows once its workers stopped.
 struct RunEnd {
   std::size_t threads = 0;
-  std::uint64_t idle_alive = 0;  // idle connections the server still holds
-  double process_cpu_s = 0;      // all threads, whole run
-  bool interrupted = false;      // the window is shorter than asked
+  IdleState idle;            // the idle connections at the end
+  double process_cpu_s = 0;  // all threads, whole run
+  bool interrupted = false;  // the window is shorter than asked
 };
 
 // The measured sections, the connections' end state, the problems and the status.

@@ -3,7 +3,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <stdexcept>
+#include <string_view>
 
 #include "loadgen/histogram.hpp"
 #include "loadgen/report.hpp"
@@ -48,6 +50,21 @@ void add(MergedMeasurement& into, const Measurement& from) {
   e.lost_connections += static_cast<double>(from.errors.lost_connections);
   e.unanswered += static_cast<double>(from.errors.unanswered);
   e.total += static_cast<double>(from.errors.total);
+  if (const auto& o = from.open_loop) {
+    OpenLoopRecord& sum = into.open_loop ? *into.open_loop : into.open_loop.emplace();
+    sum.requested_rate += o->requested_rate;
+    sum.sent_per_s += o->sent_per_s;
+    sum.achieved_rate += o->achieved_rate;
+    sum.due += o->due;
+    sum.sent += o->sent;
+    sum.unsent += o->unsent;
+    sum.late += o->late;
+    sum.late_share = sum.due ? static_cast<double>(sum.late) / static_cast<double>(sum.due) : 0;
+    sum.lateness_p99_ns = std::max(sum.lateness_p99_ns, o->lateness_p99_ns);
+    sum.max_backlog_per_connection =
+        std::max(sum.max_backlog_per_connection, o->max_backlog_per_connection);
+    sum.overloaded = sum.overloaded || o->overloaded;
+  }
   MergedGenerator& g = into.generator;
   g.bound = g.bound || from.generator.bound;
   g.fell_behind = g.fell_behind || from.generator.fell_behind;
@@ -64,10 +81,11 @@ MergedReport start_merge(const LoadgenReport& first) {
   merged.config.target.clear();
   merged.config.idle = 0;
   merged.config.active = 0;
+  merged.criteria = first.criteria;
   return merged;
 }
 
-// The first status that is not ok wins.
+// The strongest status wins (status_precedence).
 void add_generator(MergedReport& merged, const LoadgenReport& r, std::size_t index) {
   merged.config.target += (index ? "," : "") + r.config.target;
   merged.config.idle += r.config.idle;
@@ -77,7 +95,7 @@ void add_generator(MergedReport& merged, const LoadgenReport& r, std::size_t ind
     merged.problems.push_back(
         fmt::format("generator {} ({}): {}", index + 1, r.config.target, problem));
   }
-  if (merged.status == LoadgenStatus::ok) merged.status = r.status;
+  if (status_precedence(r.status) < status_precedence(merged.status)) merged.status = r.status;
   LoadgenReport& kept = merged.generators.emplace_back(r);
   kept.histogram.reset();  // merged below; keeps the merged report small
 }
@@ -89,21 +107,64 @@ MergedReport merge_reports(const std::vector<LoadgenReport>& reports) {
   MergedReport merged = start_merge(reports.front());
   MergedMeasurement measured;
   bool any_measured = false;
-  LatencyHistogram latency;
+  std::optional<LatencyHistogram> latency;
   for (std::size_t i = 0; i < reports.size(); ++i) {
     const LoadgenReport& r = reports[i];
     add_generator(merged, r, i);
-    if (r.histogram) latency.merge(*r.histogram);
+    if (r.histogram) (latency ? *latency : latency.emplace()).merge(*r.histogram);
     if (r.measured) add(measured, *r.measured);
     any_measured = any_measured || r.measured;
   }
   if (any_measured) {
     measured.window.interrupted = merged.status == LoadgenStatus::interrupted;
-    measured.latency_ns = latency_summary(latency);
+    if (latency) measured.latency_ns = latency_summary(*latency);  // else no numbers at all
     merged.measured = measured;
     merged.histogram = latency;
   }
   return merged;
+}
+
+std::vector<std::string> merge_conflicts(const std::vector<MergeInput>& inputs) {
+  std::vector<std::string> conflicts;
+  namespace fs = std::filesystem;
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    for (std::size_t k = i + 1; k < inputs.size(); ++k) {
+      std::error_code error;
+      if (fs::equivalent(inputs[i].path, inputs[k].path, error)) {
+        conflicts.push_back(
+            fmt::format("{} and {} are the same file: its generator would count "
+                        "twice",
+                        inputs[i].path, inputs[k].path));
+      } else if (inputs[i].file == inputs[k].file) {
+        conflicts.push_back(
+            fmt::format("{} and {} hold the same report: its generator would "
+                        "count twice",
+                        inputs[i].path, inputs[k].path));
+      }
+    }
+  }
+  if (inputs.empty()) return conflicts;
+  const MergeInput& first = inputs.front();
+  // A field every generator of one measurement shares, as the file spells it.
+  const auto field = [](const MergeInput& input, const char* name) -> nlohmann::json {
+    const nlohmann::json& f = input.file;
+    if (std::string_view(name) == "schema_version")
+      return f.value("schema_version", nlohmann::json());
+    return f.contains("config") ? f["config"].value(name, nlohmann::json()) : nlohmann::json();
+  };
+  for (const char* name : {"schema_version", "duration_s", "size", "mode", "depth", "rate"}) {
+    for (std::size_t i = 1; i < inputs.size(); ++i) {
+      const auto a = field(first, name), b = field(inputs[i], name);
+      if (a != b) {
+        conflicts.push_back(fmt::format("{} differs: {} in {}, {} in {}",
+                                        std::string_view(name) == "schema_version"
+                                            ? std::string(name)
+                                            : "config." + std::string(name),
+                                        a.dump(), first.path, b.dump(), inputs[i].path));
+      }
+    }
+  }
+  return conflicts;
 }
 
 }  // namespace muxbench

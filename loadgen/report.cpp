@@ -25,6 +25,25 @@ Json measured(const Report& r, Field field) {
   return r.measured ? Json(field(*r.measured)) : Json();
 }
 
+// The latency summary, when the report has one (a merge of reports without histograms has none).
+// A report without a histogram (a merge of reports that had none) has no latency numbers.
+template <class Report>
+const LatencySummary* latency_of(const Report& r) {
+  return r.measured && r.histogram ? &r.measured->latency_ns : nullptr;
+}
+
+template <class Report, class Field>
+Json latency(const Report& r, Field field) {
+  const LatencySummary* l = latency_of(r);
+  return l ? Json(field(*l)) : Json();
+}
+
+// A field of the open-loop section, when the report has one.
+template <class Report, class Field>
+Json open_loop(const Report& r, Field field) {
+  return r.measured && r.measured->open_loop ? Json(field(*r.measured->open_loop)) : Json();
+}
+
 template <class R>
 const std::vector<Column<R>>& columns() {
   // clang-format off
@@ -47,15 +66,15 @@ const std::vector<Column<R>>& columns() {
       {"messages_per_s", [](const R& r) { return measured(r, [](auto& m) { return m.throughput.messages_per_s; }); }},
       {"mb_per_s", [](const R& r) { return measured(r, [](auto& m) { return m.throughput.mb_per_s; }); }},
       {"sent_per_s", [](const R& r) { return measured(r, [](auto& m) { return m.throughput.sent_per_s; }); }},
-      {"latency_min_ns", [](const R& r) { return measured(r, [](auto& m) { return m.latency_ns.min; }); }},
-      {"latency_mean_ns", [](const R& r) { return measured(r, [](auto& m) { return m.latency_ns.mean; }); }},
-      {"latency_stddev_ns", [](const R& r) { return measured(r, [](auto& m) { return m.latency_ns.stddev; }); }},
-      {"latency_p50_ns", [](const R& r) { return measured(r, [](auto& m) { return m.latency_ns.p50; }); }},
-      {"latency_p90_ns", [](const R& r) { return measured(r, [](auto& m) { return m.latency_ns.p90; }); }},
-      {"latency_p99_ns", [](const R& r) { return measured(r, [](auto& m) { return m.latency_ns.p99; }); }},
-      {"latency_p99_9_ns", [](const R& r) { return measured(r, [](auto& m) { return m.latency_ns.p99_9; }); }},
-      {"latency_p99_99_ns", [](const R& r) { return measured(r, [](auto& m) { return m.latency_ns.p99_99; }); }},
-      {"latency_max_ns", [](const R& r) { return measured(r, [](auto& m) { return m.latency_ns.max; }); }},
+      {"latency_min_ns", [](const R& r) { return latency(r, [](auto& l) { return l.min; }); }},
+      {"latency_mean_ns", [](const R& r) { return latency(r, [](auto& l) { return l.mean; }); }},
+      {"latency_stddev_ns", [](const R& r) { return latency(r, [](auto& l) { return l.stddev; }); }},
+      {"latency_p50_ns", [](const R& r) { return latency(r, [](auto& l) { return l.p50; }); }},
+      {"latency_p90_ns", [](const R& r) { return latency(r, [](auto& l) { return l.p90; }); }},
+      {"latency_p99_ns", [](const R& r) { return latency(r, [](auto& l) { return l.p99; }); }},
+      {"latency_p99_9_ns", [](const R& r) { return latency(r, [](auto& l) { return l.p99_9; }); }},
+      {"latency_p99_99_ns", [](const R& r) { return latency(r, [](auto& l) { return l.p99_99; }); }},
+      {"latency_max_ns", [](const R& r) { return latency(r, [](auto& l) { return l.max; }); }},
       {"errors", [](const R& r) { return measured(r, [](auto& m) { return m.errors.total; }); }},
       {"mismatches", [](const R& r) { return measured(r, [](auto& m) { return m.errors.mismatches; }); }},
       {"lost_connections", [](const R& r) { return measured(r, [](auto& m) { return m.errors.lost_connections; }); }},
@@ -68,6 +87,10 @@ const std::vector<Column<R>>& columns() {
       {"generator_cpu_share", [](const R& r) { return measured(r, [](auto& m) { return m.generator.busiest_cpu_share; }); }},
       {"generator_fell_behind", [](const R& r) { return measured(r, [](auto& m) { return m.generator.fell_behind; }); }},
       {"generator_work_share", [](const R& r) { return measured(r, [](auto& m) { return m.generator.work_share; }); }},
+      // Added with the open-loop section (issue 13): empty for closed loop and older reports.
+      {"achieved_rate", [](const R& r) { return open_loop(r, [](auto& o) { return o.achieved_rate; }); }},
+      {"late_share", [](const R& r) { return open_loop(r, [](auto& o) { return o.late_share; }); }},
+      {"lateness_p99_ns", [](const R& r) { return open_loop(r, [](auto& o) { return o.lateness_p99_ns; }); }},
   };
   // clang-format on
   return all;
@@ -89,16 +112,30 @@ template <class Report>
 std::string measured_lines(const Report& r) {
   if (!r.measured) return "";
   const auto& m = *r.measured;
-  const auto& l = m.latency_ns;
   const auto& g = m.generator;
-  return fmt::format("  throughput  {:.0f} msg/s ({:.2f} MB/s) over {:.2f} s\n",
-                     m.throughput.messages_per_s, m.throughput.mb_per_s, m.window.seconds) +
-         fmt::format("  latency     p50 {}  p90 {}  p99 {}  p99.9 {}  max {}\n",
-                     microseconds(l.p50), microseconds(l.p90), microseconds(l.p99),
-                     microseconds(l.p99_9), microseconds(l.max)) +
-         fmt::format("  generator   cpu {:.0f}% (busiest CPU), work share {:.0f}%{}\n",
-                     100 * g.busiest_cpu_share, 100 * g.work_share,
-                     g.bound ? " -- SATURATED: the result is generator-bound" : "");
+  std::string text =
+      fmt::format("  throughput  {:.0f} msg/s ({:.2f} MB/s) over {:.2f} s\n",
+                  m.throughput.messages_per_s, m.throughput.mb_per_s, m.window.seconds);
+  const LatencySummary* l = latency_of(r);
+  if (r.status == LoadgenStatus::insufficient) {
+    text += "  latency     not reported: too few echoes (see problems)\n";
+  } else if (l) {
+    text += fmt::format("  latency     p50 {}  p90 {}  p99 {}  p99.9 {}  max {}\n",
+                        microseconds(l->p50), microseconds(l->p90), microseconds(l->p99),
+                        microseconds(l->p99_9), microseconds(l->max));
+  } else {
+    text += "  latency     none measured\n";
+  }
+  if (const auto& o = m.open_loop) {
+    text += fmt::format(
+        "  open loop   requested {:.0f} msg/s, achieved {:.0f} (sent {:.0f}), {:.2f}% of {} due "
+        "sends late, lateness p99 {}{}\n",
+        o->requested_rate, o->achieved_rate, o->sent_per_s, 100 * o->late_share, o->due,
+        microseconds(o->lateness_p99_ns), o->overloaded ? " -- OVERLOADED" : "");
+  }
+  return text + fmt::format("  generator   cpu {:.0f}% (busiest CPU), work share {:.0f}%{}\n",
+                            100 * g.busiest_cpu_share, 100 * g.work_share,
+                            g.bound ? " -- SATURATED: the result is generator-bound" : "");
 }
 
 template <class Report>

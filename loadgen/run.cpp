@@ -13,11 +13,11 @@
 #include <optional>
 #include <thread>
 
-#include "common/atomic_file.hpp"
 #include "common/clock.hpp"
 #include "common/cpu_affinity.hpp"
 #include "common/environment.hpp"
 #include "common/fd_limit.hpp"
+#include "common/output_path.hpp"
 #include "common/stop_flag.hpp"
 #include "common/usage_error.hpp"
 #include "loadgen/addresses.hpp"
@@ -59,15 +59,17 @@ void refuse_beyond_limits(const LoadgenConfig& config, const FdLimit& limit) {
   }
 }
 
-// A connection the server dropped reads as end-of-file or an error; a live idle one has nothing.
-std::uint64_t count_alive(const std::vector<int>& fds) {
-  std::uint64_t alive = 0;
+// A connection the server dropped reads as end-of-file or an error; a live idle one has nothing
+// to read, or data the server sent unasked (still alive, but counted apart).
+IdleState idle_state(const std::vector<int>& fds) {
+  IdleState state;
   char byte;
   for (const int fd : fds) {
     const ssize_t n = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) ++alive;
+    if (n > 0) ++state.unexpected_data;
+    if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))) ++state.alive;
   }
-  return alive;
+  return state;
 }
 
 void close_all(const std::vector<int>& fds) {
@@ -155,7 +157,8 @@ ConnectionsRecord connections_record(const LoadgenConfig& config, const FdLimit&
   r.idle = {.requested = config.idle,
             .opened = opened.idle.fds.size(),
             .open_seconds = opened.idle.seconds,
-            .alive_at_end = std::nullopt};
+            .alive_at_end = std::nullopt,
+            .unexpected_data = std::nullopt};
   r.active = {.requested = config.active,
               .opened = opened.active.fds.size(),
               .open_seconds = opened.active.seconds,
@@ -168,45 +171,56 @@ ConnectionsRecord connections_record(const LoadgenConfig& config, const FdLimit&
   return r;
 }
 
-int exit_code(LoadgenStatus status) {
+int exit_code(const LoadgenConfig& config, LoadgenStatus status) {
   switch (status) {
     case LoadgenStatus::ok:
       return 0;
     case LoadgenStatus::interrupted:
       return kExitInterrupted;
+    case LoadgenStatus::overloaded:
+      return config.allow_overload ? 0 : 1;
     case LoadgenStatus::errors:
     case LoadgenStatus::connect_failed:
-    case LoadgenStatus::overloaded:
     case LoadgenStatus::insufficient:
       break;
   }
   return 1;
 }
 
-void write_outputs(const LoadgenConfig& config, const LoadgenReport& report) {
-  if (config.json_path == "-") {
-    std::fputs((nlohmann::json(report).dump(2) + "\n").c_str(), stdout);
-    std::fflush(stdout);
-  } else if (config.json_path) {
-    write_file_atomically(*config.json_path, nlohmann::json(report).dump(2) + "\n");
-  }
-  if (config.csv_path) {
-    write_file_atomically(*config.csv_path, loadgen_csv_header() + loadgen_csv_row(report));
-  }
-  if (config.hdr_path) {
-    write_file_atomically(*config.hdr_path,
-                          report.histogram.value_or(LatencyHistogram{}).percentile_distribution());
-  }
+// Writes every requested output; one that fails is said on stderr (path and errno) and does not
+// stop the others. Returns whether all were written.
+bool write_outputs(const LoadgenConfig& config, const LoadgenReport& report) {
+  bool all = true;
+  const auto write = [&](const std::optional<OutputPath>& output, const auto& content) {
+    if (!output) return;
+    if (const auto error = output->write(content())) {
+      fmt::print(stderr, "loadgen: {}\n", *error);
+      all = false;
+    }
+  };
+  write(config.json, [&] { return nlohmann::json(report).dump(2) + "\n"; });
+  write(config.csv, [&] { return loadgen_csv_header() + loadgen_csv_row(report); });
+  // No histogram (no window): an empty distribution, so that the file is still readable.
+  write(config.hdr,
+        [&] { return report.histogram.value_or(LatencyHistogram{}).percentile_distribution(); });
+  return all;
+}
+
+// The report is written; a failed write turns a clean exit into 1.
+int finish_run(const LoadgenConfig& config, const LoadgenReport& report) {
+  const bool written = write_outputs(config, report);
+  const int code = exit_code(config, report.status);
+  return code == 0 && !written ? 1 : code;
 }
 
 // Opening the connections failed or was interrupted: a report without a window.
 int report_unmeasured(const LoadgenConfig& config, LoadgenReport& report,
                       const std::optional<std::string>& connect_error) {
-  report.status = connect_error ? LoadgenStatus::connect_failed : LoadgenStatus::interrupted;
+  report.status = stop_requested().load() || !connect_error ? LoadgenStatus::interrupted
+                                                            : LoadgenStatus::connect_failed;
   if (connect_error) report.problems.push_back(*connect_error);
-  write_outputs(config, report);
   if (connect_error) fmt::print(stderr, "loadgen: {}\n", *connect_error);
-  return exit_code(report.status);
+  return finish_run(config, report);
 }
 
 // Active connections go round-robin to the workers; global ids stay ascending per worker.
@@ -224,6 +238,7 @@ Workers make_workers(const LoadgenConfig& config, const std::vector<int>& active
     plan.message_size = config.size;
     plan.depth = config.depth;
     plan.rate = config.rate;
+    plan.late_tolerance_ns = config.late_tolerance.count();
     plan.busy_poll = config.busy_poll;
     plan.report_progress = report_progress;
     if (!config.cpus.empty()) plan.cpu = config.cpus[t % config.cpus.size()];
@@ -358,6 +373,11 @@ int run_loadgen(const LoadgenConfig& config) {
   Progress progress(!config.quiet && config.warmup + config.duration > std::chrono::seconds(2));
   LoadgenReport report;
   report.config = config_record(config);
+  report.criteria = StatusCriteria{
+      .min_echoes = config.min_echoes(),
+      .late_tolerance_s = std::chrono::duration<double>(config.late_tolerance).count(),
+      .min_achieved_share = 0.98,
+      .allow_overload = config.allow_overload};
   report.environment = describe_environment();
   OpenedConnections opened = open_all(config, progress);
   report.connections = connections_record(config, limit, opened);
@@ -377,14 +397,18 @@ int run_loadgen(const LoadgenConfig& config) {
   const WorkerTotals totals = merge_workers(config, workers);
   record_results(report, config, totals,
                  {.threads = workers.size(),
-                  .idle_alive = count_alive(opened.idle.fds),
+                  .idle = idle_state(opened.idle.fds),
                   .process_cpu_s = cpu_seconds(RUSAGE_SELF).total() - cpu_at_start,
                   .interrupted = interrupted});
   close_all(opened.idle.fds);
-  write_outputs(config, report);
-  if (!config.quiet)
-    fmt::print(config.json_path == "-" ? stderr : stdout, "{}", loadgen_summary_text(report));
-  return exit_code(report.status);
+  const int code = finish_run(config, report);
+  if (!config.quiet) {
+    const bool stdout_taken = std::any_of(
+        config.outputs().begin(), config.outputs().end(),
+        [](const std::optional<OutputPath>* output) { return *output && (*output)->is_stdout(); });
+    fmt::print(stdout_taken ? stderr : stdout, "{}", loadgen_summary_text(report));
+  }
+  return code;
 }
 
 }  // namespace muxbench

@@ -20,6 +20,16 @@ namespace {
 
 constexpr std::int64_t kMillisecond = 1'000'000;
 constexpr std::size_t kReceiveBufferSize = 256 * 1024;
+// Open loop: one send call carries at most this much of one connection's backlog, and one loop
+// iteration sends at most kCallBudgetBytes over all connections, so the loop comes back to the
+// stop flag and the socket events however far behind the sends are.
+constexpr std::size_t kBatchBytes = 64 * 1024;
+constexpr std::size_t kCallBudgetBytes = 1024 * 1024;
+// Open loop: a connection with this many messages awaiting their echo takes no new ones (a
+// server that reads but never answers would otherwise grow the queue without bound).
+constexpr std::size_t kMaxInFlightOpenLoop = 16384;
+// Unsent messages enter the lateness histogram in at most this many steps per connection.
+constexpr std::uint64_t kUnsentSteps = 256;
 
 // epoll_pwait2 takes a nanosecond timeout (kernel >= 5.11); fall back to milliseconds.
 int wait_for_events(int epoll_fd, epoll_event* events, int capacity, std::int64_t timeout_ns) {
@@ -48,6 +58,7 @@ struct Worker::Connection {
   std::size_t partial_length = 0;
   bool write_armed = false;
   bool open = true;
+  bool ready = false;  // open loop: in ready_
 };
 
 Worker::Worker(WorkerPlan plan)
@@ -93,15 +104,24 @@ void Worker::run(const Schedule& schedule, const std::atomic<bool>& stop) {
     result_.pin_error = pin_to_cpu(*plan_.cpu);
   }
   ::prctl(PR_SET_TIMERSLACK, 1UL);  // the default 50 us timer slack would be paid as latency
-  while (sleep_until_ns(schedule_.start_ns) == EINTR) {
+  // The start may be far ahead (--start-at): wake every 50 ms for the stop flag.
+  for (std::int64_t now = monotonic_ns();
+       now < schedule_.start_ns && !stop.load(std::memory_order_relaxed); now = monotonic_ns()) {
+    sleep_until_ns(std::min(schedule_.start_ns, now + 50 * kMillisecond));
   }
-  start_sending();
-  try {
-    event_loop(stop);
-  } catch (const std::exception& error) {
-    result_.error = error.what();
+  if (!stop.load(std::memory_order_relaxed)) {
+    start_sending();
+    try {
+      event_loop(stop);
+    } catch (const std::exception& error) {
+      result_.error = error.what();
+    }
   }
-  if (in_window_) end_window(monotonic_ns());  // interrupted inside the window
+  const std::int64_t now = monotonic_ns();
+  if (in_window_) end_window(now);  // interrupted inside the window
+  if (plan_.rate && window_done_) {
+    account_unsent(std::min(now, schedule_.measure_end_ns + plan_.late_tolerance_ns));
+  }
   for (const auto& c : connections_) {
     if (c.open) result_.unanswered += c.in_flight.size();
   }
@@ -111,6 +131,7 @@ void Worker::run(const Schedule& schedule, const std::atomic<bool>& stop) {
 void Worker::start_sending() {
   if (plan_.rate) {
     next_due_ns_ = open_loop_send_ns(0);
+    send_limit_ = first_due_at_or_after(schedule_.measure_end_ns, 0);
   } else {
     for (auto& c : connections_) send_messages(c, plan_.depth, monotonic_ns());
   }
@@ -145,7 +166,7 @@ bool Worker::advance_phase(std::int64_t now, const std::atomic<bool>& stop) {
   if (!in_window_ && !window_done_ && now >= s.measure_start_ns) begin_window();
   if (in_window_ && now >= s.measure_end_ns) end_window(now);
   if (stop.load(std::memory_order_relaxed) || now >= s.drain_deadline_ns) return false;
-  const bool owes_sends = plan_.rate && next_due_ns_ < s.measure_end_ns;
+  const bool owes_sends = plan_.rate && !ready_.empty() && open_loop_sending(now);
   return now < s.measure_end_ns || owes_sends || in_flight_total_ != 0;
 }
 
@@ -156,7 +177,10 @@ std::int64_t Worker::wait_timeout_ns(std::int64_t now) const {
   const Schedule& s = schedule_;
   std::int64_t wake =
       !window_done_ ? (in_window_ ? s.measure_end_ns : s.measure_start_ns) : s.drain_deadline_ns;
-  if (plan_.rate && next_due_ns_ < s.measure_end_ns) wake = std::min(wake, next_due_ns_);
+  if (plan_.rate && open_loop_sending(now)) {
+    if (!ready_.empty()) return 0;
+    if (open_loop_next_ < send_limit_) wake = std::min(wake, next_due_ns_);
+  }
   return std::clamp<std::int64_t>(wake - now, 0, 100 * kMillisecond);
 }
 
@@ -185,8 +209,8 @@ void Worker::end_window(std::int64_t now) {
   result_.window_cpu_user_s = cpu.user - window_cpu_at_start_.user;
   result_.window_cpu_system_s = cpu.system - window_cpu_at_start_.system;
   // Messages are counted against the nominal window; an interrupted one ends now.
-  const std::int64_t end = std::min(now, schedule_.measure_end_ns);
-  result_.window_seconds = static_cast<double>(end - schedule_.measure_start_ns) / 1e9;
+  window_end_ns_ = std::min(now, schedule_.measure_end_ns);
+  result_.window_seconds = static_cast<double>(window_end_ns_ - schedule_.measure_start_ns) / 1e9;
 }
 
 // Open loop: connection g's k-th message is due at start + (k * M + g) / rate, which spreads the
@@ -199,18 +223,139 @@ std::int64_t Worker::open_loop_send_ns(std::uint64_t index) const {
   return schedule_.start_ns + std::llround(slot * 1e9 / *plan_.rate);
 }
 
+// The first index due at or after t, searching from an index due before it (galloping, then
+// bisecting: the due times grow with the index).
+std::uint64_t Worker::first_due_at_or_after(std::int64_t t, std::uint64_t from) const {
+  if (open_loop_send_ns(from) >= t) return from;
+  std::uint64_t below = from, step = 1;
+  while (open_loop_send_ns(from + step) < t) {
+    below = from + step;
+    step *= 2;
+  }
+  std::uint64_t above = from + step;
+  while (above - below > 1) {
+    const std::uint64_t middle = below + (above - below) / 2;
+    (open_loop_send_ns(middle) < t ? below : above) = middle;
+  }
+  return above;
+}
+
+// How many of the indices below `cursor` belong to connection c.
+std::uint64_t Worker::assigned(std::uint64_t cursor, const Connection& c) const {
+  return cursor > c.index ? (cursor - c.index - 1) / connections_.size() + 1 : 0;
+}
+
+std::uint64_t Worker::owed(const Connection& c) const {
+  const std::uint64_t due = assigned(open_loop_next_, c);
+  return due > c.next_sequence ? due - c.next_sequence : 0;
+}
+
+// A connection whose socket is full (bytes still queued) takes no new bytes: its due messages
+// are owed as a count and sent, stamped with their intended times, when it drains.
+bool Worker::can_take_sends(const Connection& c) const {
+  return c.open && c.out.empty() && c.in_flight.size() < kMaxInFlightOpenLoop;
+}
+
+void Worker::mark_ready(Connection& c) {
+  if (c.ready || !can_take_sends(c) || owed(c) == 0) return;
+  c.ready = true;
+  ready_.push_back(c.index);
+}
+
+// Sends due in the window may leave until the tolerance past its end; none after that.
+bool Worker::open_loop_sending(std::int64_t now) const {
+  return now < schedule_.measure_end_ns + plan_.late_tolerance_ns;
+}
+
 void Worker::send_due_open_loop(std::int64_t now) {
-  for (;;) {
-    const std::int64_t due = next_due_ns_;
-    if (due > now || due >= schedule_.measure_end_ns) return;
-    Connection& c = connections_[open_loop_next_ % connections_.size()];
-    next_due_ns_ = open_loop_send_ns(++open_loop_next_);
-    if (!c.open) continue;
-    send_messages(c, 1, due);
-    if (due >= schedule_.measure_start_ns) {
-      ++result_.window_sends;
-      result_.send_lateness.record(static_cast<std::uint64_t>(now - due));
+  if (!open_loop_sending(now)) return;
+  if (next_due_ns_ <= now && open_loop_next_ < send_limit_) {
+    const std::uint64_t before = open_loop_next_;
+    open_loop_next_ = std::min(first_due_at_or_after(now + 1, before), send_limit_);
+    next_due_ns_ = open_loop_send_ns(open_loop_next_);
+    const std::size_t n = connections_.size();
+    if (open_loop_next_ - before >= n) {
+      for (Connection& c : connections_) mark_ready(c);
+    } else {
+      for (std::uint64_t i = before; i < open_loop_next_; ++i) mark_ready(connections_[i % n]);
     }
+  }
+  // One pass over the connections ready now, within the budget; the rest wait for the next.
+  const std::size_t size = format_.size();
+  const std::uint64_t per_send = std::max<std::size_t>(1, kBatchBytes / size);
+  std::size_t budget = kCallBudgetBytes;
+  for (std::size_t pass = ready_.size(); pass > 0 && budget > 0; --pass) {
+    Connection& c = connections_[ready_.front()];
+    ready_.pop_front();
+    c.ready = false;
+    const std::uint64_t backlog = owed(c);
+    if (backlog == 0 || !can_take_sends(c)) continue;
+    result_.max_backlog = std::max(result_.max_backlog, backlog);
+    const std::uint64_t count =
+        std::min({backlog, per_send, kMaxInFlightOpenLoop - c.in_flight.size()});
+    send_owed(c, count, now);
+    budget -= std::min<std::size_t>(budget, count * size);
+    mark_ready(c);
+  }
+}
+
+void Worker::send_owed(Connection& c, std::uint64_t count, std::int64_t now) {
+  const std::size_t size = format_.size();
+  fill_send_buffer(count);
+  const Schedule& s = schedule_;
+  const std::size_t n = connections_.size();
+  for (std::uint64_t k = 0; k < count; ++k) {
+    const std::uint64_t sequence = c.next_sequence++;
+    const std::int64_t intended = open_loop_send_ns(sequence * n + c.index);
+    c.in_flight.push({sequence, intended});
+    MessageFormat::stamp(c.id, sequence, send_buffer_.data() + k * size);
+    if (intended >= s.measure_start_ns && intended < s.measure_end_ns) {
+      const auto late = static_cast<std::uint64_t>(std::max<std::int64_t>(0, now - intended));
+      ++result_.window_due_sent;
+      result_.send_lateness.record(late);
+      if (late > static_cast<std::uint64_t>(plan_.late_tolerance_ns)) ++result_.window_late;
+    }
+  }
+  if (now >= s.measure_start_ns && now < s.measure_end_ns) result_.window_sends += count;
+  in_flight_total_ += count;
+  result_.messages_sent += count;
+  result_.max_in_flight = std::max<std::uint64_t>(result_.max_in_flight, c.in_flight.size());
+  transmit(c, count * size);
+}
+
+// The sends due in the window that never left: counted as late, and recorded in the lateness
+// histogram with how late they were when sending stopped (in steps, not one by one: at an
+// impossible rate they number billions).
+void Worker::account_unsent(std::int64_t stopped) {
+  const Schedule& s = schedule_;
+  const std::uint64_t first = first_due_at_or_after(s.measure_start_ns, 0);
+  const std::uint64_t end = first_due_at_or_after(window_end_ns_, first);
+  result_.window_due = end - first;
+  const std::size_t n = connections_.size();
+  for (const Connection& c : connections_) {
+    result_.max_backlog = std::max(result_.max_backlog, owed(c));  // a socket that never drained
+    const std::uint64_t from = std::max(assigned(first, c), c.next_sequence);
+    const std::uint64_t to = assigned(end, c);
+    if (from >= to) continue;
+    const std::uint64_t unsent = to - from;
+    result_.window_late += unsent;
+    const std::uint64_t steps = std::min(unsent, kUnsentSteps);
+    for (std::uint64_t j = 0; j < steps; ++j) {
+      const std::uint64_t a = from + unsent * j / steps, b = from + unsent * (j + 1) / steps;
+      const std::int64_t intended = open_loop_send_ns((a + (b - a) / 2) * n + c.index);
+      result_.send_lateness.record(
+          static_cast<std::uint64_t>(std::max<std::int64_t>(0, stopped - intended)), b - a);
+    }
+  }
+}
+
+// The send buffer holds `count` formatted messages (only their headers change per send).
+void Worker::fill_send_buffer(std::uint64_t count) {
+  const std::size_t size = format_.size();
+  if (send_buffer_.size() < count * size) {
+    const std::size_t filled = send_buffer_.size() / size;
+    send_buffer_.resize(count * size);
+    for (std::size_t k = filled; k < count; ++k) format_.fill(send_buffer_.data() + k * size);
   }
 }
 
@@ -219,11 +364,7 @@ void Worker::send_due_open_loop(std::int64_t now) {
 void Worker::send_messages(Connection& c, std::uint32_t count, std::int64_t sent_ns) {
   if (!c.open || count == 0) return;
   const std::size_t size = format_.size();
-  if (send_buffer_.size() < count * size) {
-    const std::size_t filled = send_buffer_.size() / size;
-    send_buffer_.resize(count * size);
-    for (std::size_t k = filled; k < count; ++k) format_.fill(send_buffer_.data() + k * size);
-  }
+  fill_send_buffer(count);
   for (std::uint32_t k = 0; k < count; ++k) {
     const std::uint64_t sequence = c.next_sequence++;
     c.in_flight.push({sequence, sent_ns});
@@ -232,7 +373,11 @@ void Worker::send_messages(Connection& c, std::uint32_t count, std::int64_t sent
   in_flight_total_ += count;
   result_.messages_sent += count;
   result_.max_in_flight = std::max<std::uint64_t>(result_.max_in_flight, c.in_flight.size());
-  const std::size_t total = count * size;
+  transmit(c, count * size);
+}
+
+// Sends the first `total` bytes of the send buffer, or queues them behind bytes still waiting.
+void Worker::transmit(Connection& c, std::size_t total) {
   if (!c.out.empty()) {
     c.out.append(send_buffer_.data(), total);
     return;
@@ -260,6 +405,7 @@ void Worker::flush(Connection& c) {
     if (static_cast<std::size_t>(sent) < bytes.size()) return;
   }
   set_write_interest(c, false);
+  if (plan_.rate) mark_ready(c);
 }
 
 void Worker::on_readable(Connection& c) {
@@ -290,6 +436,7 @@ void Worker::on_readable(Connection& c) {
   }
   // Stamped after the verification work above: the clock starts when they really leave.
   if (replacements > 0) send_messages(c, replacements, monotonic_ns());
+  if (plan_.rate) mark_ready(c);  // below its in-flight limit again
 }
 
 // Returns whether a closed loop should send a replacement.

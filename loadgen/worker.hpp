@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <string>
 #include <vector>
@@ -35,16 +36,25 @@ struct WorkerPlan {
   std::size_t message_size = 64;
   std::uint32_t depth = 1;     // closed loop: messages in flight per connection
   std::optional<double> rate;  // open loop: aggregate messages per second
+  // Open loop: a send that leaves more than this after its intended time is late. Sends due in
+  // the window may still leave this long after the window's end.
+  std::int64_t late_tolerance_ns = 1'000'000;
   bool busy_poll = false;
   bool report_progress = false;  // a progress line reads the counters and p99 twice a second
   std::optional<int> cpu;
 };
 
 struct WorkerResult {
-  LatencyHistogram latency;           // messages sent (open loop: due) inside the window
-  LatencyHistogram send_lateness;     // open loop: actual minus intended send time, in the window
+  LatencyHistogram latency;  // messages sent (open loop: due) inside the window
+  // Open loop: actual minus intended send time of the sends due in the window; those never sent
+  // are recorded with their lateness when sending stopped (a lower bound).
+  LatencyHistogram send_lateness;
   std::uint64_t window_messages = 0;  // echoes completed inside the window (throughput)
-  std::uint64_t window_sends = 0;
+  std::uint64_t window_sends = 0;     // open loop: sends that left inside the window
+  std::uint64_t window_due = 0;       // open loop: sends due inside the window
+  std::uint64_t window_due_sent = 0;  // ... of which left (before sending stopped)
+  std::uint64_t window_late = 0;      // ... of which left late (beyond the tolerance) or never
+  std::uint64_t max_backlog = 0;      // open loop: most due-but-unsent messages on one connection
   std::uint64_t messages_sent = 0;
   std::uint64_t messages_received = 0;
   std::uint64_t mismatches = 0;        // echo differs from what was sent
@@ -90,6 +100,8 @@ class Worker {
   void dispatch(const epoll_event* events, int ready);
   void publish_progress();
   void send_messages(Connection& c, std::uint32_t count, std::int64_t sent_ns);
+  void fill_send_buffer(std::uint64_t count);
+  void transmit(Connection& c, std::size_t total);
   void flush(Connection& c);
   void on_readable(Connection& c);
   bool complete(Connection& c, const char* data, std::int64_t now_ns);
@@ -97,6 +109,14 @@ class Worker {
   void set_write_interest(Connection& c, bool wanted);
   void send_due_open_loop(std::int64_t now_ns);
   std::int64_t open_loop_send_ns(std::uint64_t index) const;  // when that send is due
+  std::uint64_t first_due_at_or_after(std::int64_t t_ns, std::uint64_t from) const;
+  std::uint64_t assigned(std::uint64_t cursor, const Connection& c) const;
+  std::uint64_t owed(const Connection& c) const;
+  bool can_take_sends(const Connection& c) const;
+  void mark_ready(Connection& c);
+  void send_owed(Connection& c, std::uint64_t count, std::int64_t now_ns);
+  void account_unsent(std::int64_t stopped_ns);
+  bool open_loop_sending(std::int64_t now_ns) const;
   void begin_window();
   void end_window(std::int64_t now_ns);
 
@@ -109,8 +129,15 @@ class Worker {
   int epoll_fd_ = -1;
   WorkerResult result_;
   std::uint64_t in_flight_total_ = 0;
-  std::uint64_t open_loop_next_ = 0;  // index of this worker's next scheduled send
+  // Open loop: this worker's sends, in time order, are numbered; index i goes to connection
+  // i % n as its (i / n)-th message. Every index below the cursor has fallen due. A connection
+  // owes the indices assigned to it that it has not sent (a count: its next_sequence is the
+  // next message to send), so memory stays O(connections) however far behind the sends are.
+  std::uint64_t open_loop_next_ = 0;  // the cursor
   std::int64_t next_due_ns_ = 0;      // open_loop_send_ns(open_loop_next_), computed once
+  std::uint64_t send_limit_ = 0;      // the first index due at or after the window's end
+  std::deque<std::uint32_t> ready_;   // connections that owe sends and can take them
+  std::int64_t window_end_ns_ = 0;    // the window's actual end (earlier when interrupted)
   bool in_window_ = false;
   bool window_done_ = false;
   CpuSeconds window_cpu_at_start_;

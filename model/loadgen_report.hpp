@@ -20,9 +20,11 @@
 
 namespace muxbench {
 
+// When several apply, the first of: interrupted, connect_failed, errors, insufficient,
+// overloaded, ok (status_precedence below).
 enum class LoadgenStatus {
   ok,
-  errors,          // integrity errors, lost or dropped connections
+  errors,          // integrity errors, lost or dropped connections, idle ones sent data
   connect_failed,  // the connections could not be opened
   interrupted,     // SIGINT/SIGTERM: the window is shorter than asked
   overloaded,      // open loop: the requested rate was not achieved, or sends left too late
@@ -34,6 +36,25 @@ MUXBENCH_JSON_ENUM(LoadgenStatus, {{LoadgenStatus::ok, "ok"},
                                    {LoadgenStatus::interrupted, "interrupted"},
                                    {LoadgenStatus::overloaded, "overloaded"},
                                    {LoadgenStatus::insufficient, "insufficient"}})
+
+// Lower is stronger: the status a report (or a merge of reports) takes when several apply.
+inline int status_precedence(LoadgenStatus status) {
+  switch (status) {
+    case LoadgenStatus::interrupted:
+      return 0;
+    case LoadgenStatus::connect_failed:
+      return 1;
+    case LoadgenStatus::errors:
+      return 2;
+    case LoadgenStatus::insufficient:
+      return 3;
+    case LoadgenStatus::overloaded:
+      return 4;
+    case LoadgenStatus::ok:
+      break;
+  }
+  return 5;
+}
 
 // "config": the options as run (durations in seconds, addresses as text).
 struct LoadgenConfigRecord {
@@ -67,9 +88,24 @@ struct IdleConnections {
   std::uint64_t opened = 0;
   double open_seconds = 0;
   std::optional<std::uint64_t> alive_at_end;  // null when the run ended before measuring
+  // Idle connections that had bytes waiting at the end (they never send: the server sent data
+  // nobody asked for). Absent when the run ended before measuring, and in older reports.
+  std::optional<std::uint64_t> unexpected_data;
 };
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(IdleConnections, requested, opened, open_seconds,
-                                                alive_at_end)
+inline void to_json(nlohmann::json& j, const IdleConnections& c) {
+  j = {{"requested", c.requested},
+       {"opened", c.opened},
+       {"open_seconds", c.open_seconds},
+       {"alive_at_end", c.alive_at_end}};
+  if (c.unexpected_data) j["unexpected_data"] = *c.unexpected_data;
+}
+inline void from_json(const nlohmann::json& j, IdleConnections& c) {
+  c.requested = j.value("requested", std::uint64_t{0});
+  c.opened = j.value("opened", std::uint64_t{0});
+  c.open_seconds = j.value("open_seconds", 0.0);
+  c.alive_at_end = j.value("alive_at_end", std::optional<std::uint64_t>());
+  c.unexpected_data = j.value("unexpected_data", std::optional<std::uint64_t>());
+}
 
 struct ActiveConnections {
   std::uint64_t requested = 0;
@@ -106,6 +142,9 @@ struct Throughput {
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Throughput, messages, messages_per_s, mb_per_s,
                                                 sent_per_s, requested_rate)
 
+// total counts messages with a problem: mismatches + unanswered (messages in flight on a lost
+// connection are unanswered). Bytes (unexpected_bytes) and connections (lost_connections) are
+// counted apart, never added to it.
 struct ErrorCounts {
   std::uint64_t mismatches = 0;
   std::uint64_t unexpected_bytes = 0;
@@ -126,7 +165,7 @@ struct GeneratorRecord {
   double work_share = 0;         // busy-poll: share of spins that found work
   std::uint64_t max_in_flight_per_connection = 0;
   bool bound = false;        // saturated, by bound_rule
-  bool fell_behind = false;  // open loop sent < 98% of what was due
+  bool fell_behind = false;  // open loop: overloaded (see OpenLoopRecord)
   double process_cpu_s = 0;  // the whole process, all threads, whole run
   std::string bound_rule;
 };
@@ -134,6 +173,75 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(GeneratorRecord, threads, cpus, 
                                                 cpu_user_s, cpu_system_s, busiest_cpu_share,
                                                 work_share, max_in_flight_per_connection, bound,
                                                 fell_behind, process_cpu_s, bound_rule)
+
+// "open_loop": how the sends kept to their schedule (open-loop reports only).
+struct OpenLoopRecord {
+  double requested_rate = 0;  // messages per second asked for
+  double sent_per_s = 0;      // sends that left inside the window, per second
+  // The lower of sent_per_s and throughput.messages_per_s: a message counts once it left and
+  // came back.
+  double achieved_rate = 0;
+  std::uint64_t due = 0;     // sends due inside the window
+  std::uint64_t sent = 0;    // ... of which left (on time or late)
+  std::uint64_t unsent = 0;  // ... never left (sending stops at the window's end + tolerance)
+  std::uint64_t late = 0;    // ... left more than the tolerance late, or never (unsent)
+  double late_share = 0;     // late / due (0 when nothing was due)
+  std::uint64_t lateness_p99_ns = 0;             // send_lateness_ns.p99 (unsent included)
+  std::uint64_t max_backlog_per_connection = 0;  // due-but-unsent messages, the most seen
+  bool overloaded = false;  // achieved < 98% of requested, or lateness p99 beyond the tolerance
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(OpenLoopRecord, requested_rate, sent_per_s,
+                                                achieved_rate, due, sent, unsent, late, late_share,
+                                                lateness_p99_ns, max_backlog_per_connection,
+                                                overloaded)
+
+// "criteria": the thresholds that decided the status (absent in reports written before them).
+struct StatusCriteria {
+  std::uint64_t min_echoes = 0;      // fewer completed echoes in the window: insufficient
+  double late_tolerance_s = 0;       // open loop: a send later than this is late
+  double min_achieved_share = 0.98;  // open loop: achieved / requested below this: overloaded
+  bool allow_overload = false;       // overloaded exits 0 (the status still says overloaded)
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(StatusCriteria, min_echoes, late_tolerance_s,
+                                                min_achieved_share, allow_overload)
+
+// Reads `key` into an optional section: absent (or null) is nullopt.
+template <class T>
+void read_optional(const nlohmann::json& j, const char* key, std::optional<T>& into) {
+  into.reset();
+  if (j.contains(key) && !j.at(key).is_null()) into = j.at(key).get<T>();
+}
+
+// Reads `key` into a section: absent or null is the section's defaults; optional sections as
+// above.
+template <class T>
+void read_section(const nlohmann::json& j, const char* key, T& into) {
+  into = j.contains(key) && !j.at(key).is_null() ? j.at(key).get<T>() : T{};
+}
+template <class T>
+void read_section(const nlohmann::json& j, const char* key, std::optional<T>& into) {
+  read_optional(j, key, into);
+}
+
+// The measured sections of a loadgen report and of a merged one (same names, summed types):
+// open_loop is absent, not null, when the report has none (closed loop, older reports).
+template <class M>
+void measurement_to_json(nlohmann::json& j, const M& m) {
+  j = {{"window", m.window},         {"throughput", m.throughput},
+       {"latency_ns", m.latency_ns}, {"send_lateness_ns", m.send_lateness_ns},
+       {"errors", m.errors},         {"generator", m.generator}};
+  if (m.open_loop) j["open_loop"] = *m.open_loop;
+}
+template <class M>
+void measurement_from_json(const nlohmann::json& j, M& m) {
+  read_section(j, "window", m.window);
+  read_section(j, "throughput", m.throughput);
+  read_section(j, "latency_ns", m.latency_ns);
+  read_section(j, "send_lateness_ns", m.send_lateness_ns);
+  read_section(j, "errors", m.errors);
+  read_section(j, "generator", m.generator);
+  read_section(j, "open_loop", m.open_loop);
+}
 
 // The sections a report has once its connections opened; in the file they sit at the top level.
 struct Measurement {
@@ -143,9 +251,10 @@ struct Measurement {
   std::optional<LatencySummary> send_lateness_ns;  // open loop only (null otherwise)
   ErrorCounts errors;
   GeneratorRecord generator;
+  std::optional<OpenLoopRecord> open_loop;  // open loop only (absent otherwise)
 };
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Measurement, window, throughput, latency_ns,
-                                                send_lateness_ns, errors, generator)
+inline void to_json(nlohmann::json& j, const Measurement& m) { measurement_to_json(j, m); }
+inline void from_json(const nlohmann::json& j, Measurement& m) { measurement_from_json(j, m); }
 
 struct LoadgenReport {
   static constexpr const char* kKind = "loadgen-report";
@@ -158,6 +267,7 @@ struct LoadgenReport {
   std::optional<LatencyHistogram> histogram;  // with measured (not kept in a merged report)
   LoadgenStatus status = LoadgenStatus::ok;
   std::vector<std::string> problems;
+  std::optional<StatusCriteria> criteria;  // absent in reports written before it
 };
 
 // "muxbench-loglinear-v1", as LatencyHistogram encodes it.
@@ -187,6 +297,7 @@ nlohmann::json report_json(const Report& r, const char* kind) {
                       {"problems", r.problems}};
   if (r.measured) j.update(nlohmann::json(*r.measured));
   if (r.histogram) j["histogram"] = *r.histogram;
+  if (r.criteria) j["criteria"] = *r.criteria;
   return j;
 }
 
@@ -202,6 +313,7 @@ void read_report_json(const nlohmann::json& j, const char* kind, Report& r) {
   if (j.contains("throughput")) r.measured = j.get<typename decltype(r.measured)::value_type>();
   r.histogram.reset();
   if (j.contains("histogram")) r.histogram = j.at("histogram").get<LatencyHistogram>();
+  read_optional(j, "criteria", r.criteria);
 }
 
 inline void to_json(nlohmann::json& j, const LoadgenReport& r) {

@@ -102,13 +102,20 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(MergedGenerator, bound, fell_beh
 struct MergedMeasurement {
   WindowRecord window;  // the longest; interrupted when the merged status is
   MergedThroughput throughput;
-  LatencySummary latency_ns;                       // of the merged histogram
+  // Of the merged histogram. When no generator's report had a histogram the merged report has
+  // none either (MergedReport::histogram empty) and the file says null here, never zeros.
+  LatencySummary latency_ns;
   std::optional<LatencySummary> send_lateness_ns;  // always null: see each generator
   MergedErrors errors;
   MergedGenerator generator;
+  // Absent unless some generator's report has one: counts and rates summed, late_share
+  // recomputed, lateness_p99_ns the largest generator's (no lateness histogram is kept).
+  std::optional<OpenLoopRecord> open_loop;
 };
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(MergedMeasurement, window, throughput, latency_ns,
-                                                send_lateness_ns, errors, generator)
+inline void to_json(nlohmann::json& j, const MergedMeasurement& m) { measurement_to_json(j, m); }
+inline void from_json(const nlohmann::json& j, MergedMeasurement& m) {
+  measurement_from_json(j, m);
+}
 
 struct MergedReport {
   static constexpr const char* kKind = "loadgen-merged-report";
@@ -118,13 +125,15 @@ struct MergedReport {
   MergedConnections connections;
   std::optional<MergedMeasurement> measured;  // absent when no generator measured
   std::optional<LatencyHistogram> histogram;  // with measured: all generators' samples
-  LoadgenStatus status = LoadgenStatus::ok;   // the first generator's that was not ok
+  LoadgenStatus status = LoadgenStatus::ok;   // the generators' strongest (status_precedence)
   std::vector<std::string> problems;          // "generator 2 (HOST:PORT): ..."
   std::vector<LoadgenReport> generators;      // without their histograms
+  std::optional<StatusCriteria> criteria;     // the first generator's
 };
 
 inline void to_json(nlohmann::json& j, const MergedReport& r) {
   j = report_json(r, MergedReport::kKind);
+  if (r.measured && !r.histogram) j["latency_ns"] = nullptr;  // no latency measured: no numbers
   j["generators"] = r.generators;
 }
 inline void from_json(const nlohmann::json& j, MergedReport& r) {

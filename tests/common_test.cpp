@@ -77,7 +77,7 @@ TEST(Validators, CountsAreDecimal) {
     std::string text = good;
     EXPECT_EQ(check(text), "") << good;
   }
-  for (const char* bad : {"-1", "0x10", "1.5", "", " 1", "1e3"}) {
+  for (const char* bad : {"-1", "0x10", "1.5", "", " 1", "1e3", "010"}) {
     std::string text = bad;
     EXPECT_NE(check(text), "") << bad;
   }

@@ -18,8 +18,15 @@ namespace {
 using namespace std::chrono_literals;
 
 std::string explain(const LoadgenRun& run) {
-  return "stderr: " + run.command.err + "\nstdout: " + run.command.out;
+  return "status: " + run.report.value("status", nlohmann::json()).dump() +
+         "\nproblems: " + run.report.value("problems", nlohmann::json()).dump() +
+         "\nstderr: " + run.command.err + "\nstdout: " + run.command.out;
 }
+
+// Open-loop tests about something else than lateness: a shared machine's CPU contention delays
+// sends by milliseconds now and then (measured: lateness p99 0.05-0.1 ms quiet, 0.3-4 ms while
+// other builds run), which the default 1 ms tolerance would call overloaded.
+const std::string kLenientLateness = "--late-tolerance=100ms";
 
 void expect_clean(const LoadgenRun& run, std::uint64_t idle) {
   ASSERT_EQ(run.command.exit_code, 0) << explain(run);
@@ -54,8 +61,9 @@ TEST_P(LoadgenAgainstBackend, ClosedLoopWithIdleConnectionsHasNoErrors) {
 
 TEST_P(LoadgenAgainstBackend, OpenLoopHasNoErrors) {
   EchoServerProcess server(GetParam());
-  const auto run = run_loadgen(server.port(), {"--idle", "20", "--active", "3", "--rate", "3000",
-                                               "--duration", "1s", "--warmup", "200ms", "--quiet"});
+  const auto run =
+      run_loadgen(server.port(), {"--idle", "20", "--active", "3", "--rate", "3000", "--duration",
+                                  "1s", "--warmup", "200ms", "--quiet", kLenientLateness});
   expect_clean(run, 20);
   EXPECT_EQ(run.report["config"]["mode"], "open");
   EXPECT_TRUE(run.report["send_lateness_ns"].is_object());
@@ -65,8 +73,9 @@ INSTANTIATE_TEST_SUITE_P(AllBackends, LoadgenAgainstBackend, kAllBackends, backe
 
 TEST(Loadgen, OpenLoopAchievesTheRequestedRate) {
   EchoServerProcess server("epoll-lt");
-  const auto run = run_loadgen(server.port(), {"--active", "8", "--rate", "5000", "--duration",
-                                               "2s", "--warmup", "500ms", "--quiet"});
+  const auto run =
+      run_loadgen(server.port(), {"--active", "8", "--rate", "5000", "--duration", "2s", "--warmup",
+                                  "500ms", "--quiet", kLenientLateness});
   expect_clean(run, 0);
   const double achieved = run.report["throughput"]["messages_per_s"].get<double>();
   EXPECT_NEAR(achieved, 5000.0, 5000.0 * 0.02);
@@ -78,7 +87,7 @@ TEST(Loadgen, OpenLoopAchievesTheRequestedRate) {
 TEST(Loadgen, AtALowRateTheGeneratorStaysNearlyIdle) {
   EchoServerProcess server("epoll-lt");
   const auto run = run_loadgen(server.port(), {"--active", "2", "--rate", "200", "--duration", "2s",
-                                               "--warmup", "200ms", "--quiet"});
+                                               "--warmup", "200ms", "--quiet", kLenientLateness});
   expect_clean(run, 0);
   EXPECT_LT(run.report["generator"]["process_cpu_s"].get<double>(), 0.4)
       << "loadgen used CPU while it had almost nothing to do";
