@@ -14,6 +14,13 @@
 
 namespace muxbench {
 
+// The fewest completed echoes a window needs for its numbers to mean anything: 100, or 1 for
+// messages of 1 MiB and more (a window may hold only a few of those). The sweep applies the same
+// rule to the server's side of a window.
+constexpr std::uint64_t default_min_echoes(std::size_t message_size) {
+  return message_size >= (std::size_t{1} << 20) ? 1 : 100;
+}
+
 struct LoadgenConfig {
   std::string target_text;
   sockaddr_in target{};
@@ -48,9 +55,7 @@ struct LoadgenConfig {
 
   std::array<const std::optional<OutputPath>*, 3> outputs() const { return {&json, &csv, &hdr}; }
 
-  std::uint64_t min_echoes() const {
-    return min_echoes_option.value_or(size >= (std::size_t{1} << 20) ? 1 : 100);
-  }
+  std::uint64_t min_echoes() const { return min_echoes_option.value_or(default_min_echoes(size)); }
 };
 
 }  // namespace muxbench

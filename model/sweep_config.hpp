@@ -3,6 +3,7 @@
 // The sweep's grid (results/README.md, sweep.json `config`).
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -50,6 +51,9 @@ struct SweepConfig {
   // template per load generator ({loadgen} {port} {args}, e.g. over ssh). Empty: all local.
   std::string server_command;
   std::vector<std::string> generator_commands;
+  // Open loop: loadgen's --late-tolerance (a send later than this is late; too many late sends
+  // make a point overloaded). nullopt: loadgen's default, recorded in each point's report.
+  std::optional<std::chrono::nanoseconds> late_tolerance;
 };
 
 namespace sweep_config_json {
@@ -83,6 +87,7 @@ inline void to_json(nlohmann::json& j, const SweepConfig& c) {
        {"fd_limit", c.fd_limit},
        {"server_command", c.server_command},
        {"generator_commands", c.generator_commands}};
+  if (c.late_tolerance) j["late_tolerance_s"] = seconds(*c.late_tolerance);
 }
 
 // Runs recorded before remote generators existed have no server_command / generator_commands.
@@ -107,6 +112,8 @@ inline void from_json(const nlohmann::json& j, SweepConfig& c) {
   j.at("fd_limit").get_to(c.fd_limit);
   c.server_command = j.value("server_command", "");
   c.generator_commands = j.value("generator_commands", std::vector<std::string>{});
+  c.late_tolerance.reset();
+  if (j.contains("late_tolerance_s")) c.late_tolerance = from_seconds(j["late_tolerance_s"]);
 }
 
 }  // namespace muxbench

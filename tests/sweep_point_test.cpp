@@ -95,10 +95,10 @@ PointRecord record_of(const LoadgenReport& report, const ServerEnd& server,
 }
 
 TEST(SweepPoint, AWindowNeedsAHundredMessagesOrOneOfAMebibyte) {
-  EXPECT_EQ(min_window_messages(16), 100u);
-  EXPECT_EQ(min_window_messages((1u << 20) - 1), 100u);
-  EXPECT_EQ(min_window_messages(1u << 20), 1u);
-  EXPECT_EQ(min_window_messages(16u << 20), 1u);
+  EXPECT_EQ(default_min_echoes(16), 100u);
+  EXPECT_EQ(default_min_echoes((1u << 20) - 1), 100u);
+  EXPECT_EQ(default_min_echoes(1u << 20), 1u);
+  EXPECT_EQ(default_min_echoes(16u << 20), 1u);
 }
 
 TEST(SweepPoint, AnOkReportAndAFullServerWindowAreOk) {

@@ -132,7 +132,7 @@ struct Options {
   bool quick = false, full = false, no_plots = false;
   std::optional<std::vector<std::string>> backends, series;
   std::optional<std::vector<std::uint64_t>> idle;
-  std::optional<std::string> out, resume, duration, warmup, micro_filter;
+  std::optional<std::string> out, resume, duration, warmup, late_tolerance, micro_filter;
   std::optional<std::uint64_t> active;
   std::optional<std::size_t> size;
   std::optional<unsigned> repeats, depth;
@@ -145,7 +145,8 @@ struct Options {
 
   bool gives_grid() const {
     return backends || idle || series || active || size || depth || repeats || rate || duration ||
-           warmup || full || out || !server_command.empty() || !generator_commands.empty();
+           warmup || late_tolerance || full || out || !server_command.empty() ||
+           !generator_commands.empty();
   }
 };
 
@@ -184,6 +185,9 @@ void add_options(CLI::App& app, Options& o) {
   app.add_option("--duration", o.duration,
                  "measured window per point (quick 1s, full 3s; ns, us, ms, s, m, h)");
   app.add_option("--warmup", o.warmup, "warm-up per point (quick 500ms, full 1s)");
+  app.add_option("--late-tolerance", o.late_tolerance,
+                 "open loop: a send later than this is late, and a point whose sends are late "
+                 "(p99) is overloaded (default: loadgen's, 1ms)");
   app.add_option("--repeats", o.repeats, "runs per point (quick 1, full 3)")
       ->check(decimal_count())
       ->check(CLI::Range(1u, 1000u));
@@ -302,6 +306,9 @@ SweepConfig configure(const Options& o, const FdLimit& limit) {
   if (o.rate) config.rate = *o.rate;
   if (o.duration) config.duration = duration_option("--duration", *o.duration, false);
   if (o.warmup) config.warmup = duration_option("--warmup", *o.warmup, false);
+  if (o.late_tolerance) {
+    config.late_tolerance = duration_option("--late-tolerance", *o.late_tolerance, false);
+  }
   if (o.series) config.series = chosen_series(*o.series, limit.soft);
   if (o.micro_filter) config.micro_filter = *o.micro_filter;
   config.server_command = o.server_command;
@@ -404,11 +411,6 @@ void check_tools(Tools& tools) {
                       helper));
     }
   }
-  // loadgen builds from before --allow-overload exit 1 on an overloaded open loop instead: the
-  // sweep reads the report's status either way.
-  const auto help = run_command({tools.loadgen, "--help"}, std::chrono::seconds(10));
-  tools.loadgen_allows_overload =
-      help.exit_code == 0 && help.out.find("--allow-overload") != std::string::npos;
 }
 
 void save(Plan& plan) {

@@ -36,10 +36,6 @@ std::string last_line(const std::string& text) {
   return last;
 }
 
-std::uint64_t min_window_messages(std::size_t message_size) {
-  return message_size >= (std::size_t{1} << 20) ? 1 : 100;
-}
-
 // The difference of the two snapshots, as doubles (the way sweep.json has always held them).
 ServerWindow server_window(const StatsSnapshot& before, const StatsSnapshot& after,
                            std::size_t message_size) {
@@ -65,7 +61,7 @@ ServerWindow server_window(const StatsSnapshot& before, const StatsSnapshot& aft
   const bool waits_known = w.wait_calls && *w.wait_calls > 0;
   w.cpu_share = w.seconds > 0 ? w.cpu_us / 1e6 / w.seconds : 0.0;
   // 40273 us per message from 0.097 messages is not a measurement.
-  if (w.messages >= static_cast<double>(min_window_messages(message_size)))
+  if (w.messages >= static_cast<double>(default_min_echoes(message_size)))
     w.cpu_us_per_msg = w.cpu_us / w.messages;
   if (waits_known) {
     w.events_per_wait = w.events / *w.wait_calls;
@@ -186,8 +182,7 @@ std::int64_t wall_ns() {
 
 // The loadgen options shared by the local and the remote generators.
 std::vector<std::string> load_args(const PointSpec& point, const SweepConfig& config,
-                                   const Tools& tools, std::uint64_t idle, std::uint64_t active,
-                                   double rate) {
+                                   std::uint64_t idle, std::uint64_t active, double rate) {
   std::vector<std::string> args = {
       "--idle",   std::to_string(idle),           "--active",   std::to_string(active),
       "--size",   std::to_string(config.size),    "--duration", format_duration(config.duration),
@@ -195,7 +190,10 @@ std::vector<std::string> load_args(const PointSpec& point, const SweepConfig& co
   if (point.series.load == LoadMode::open) {
     args.insert(args.end(), {"--rate", fmt::format("{}", rate)});
     // Exit 0 when the rate could not be kept: the report's status (overloaded) decides.
-    if (tools.loadgen_allows_overload) args.push_back("--allow-overload");
+    args.push_back("--allow-overload");
+    if (config.late_tolerance) {
+      args.insert(args.end(), {"--late-tolerance", format_duration(*config.late_tolerance)});
+    }
   } else {
     args.insert(args.end(), {"--depth", std::to_string(config.depth)});
   }
@@ -230,7 +228,7 @@ GeneratorOutcome run_local_generator(const PointSpec& point, const SweepConfig& 
                                    std::to_string(server_pid),
                                    "--json",
                                    report_path.string()};
-  const auto args = load_args(point, config, tools, point.idle, config.active, config.rate);
+  const auto args = load_args(point, config, point.idle, config.active, config.rate);
   argv.insert(argv.end(), args.begin(), args.end());
   SpawnOptions options;
   options.capture_stderr = true;
@@ -264,7 +262,7 @@ GeneratorOutcome run_remote_generators(const PointSpec& point, const SweepConfig
     const auto share = [&](std::uint64_t total) {
       return total / count + (g < total % count ? 1 : 0);
     };
-    auto args = load_args(point, config, tools, share(point.idle), share(config.active),
+    auto args = load_args(point, config, share(point.idle), share(config.active),
                           config.rate / static_cast<double>(count));
     args.insert(args.end(), {"--start-at", std::to_string(start_at), "--json", "-"});
     SpawnOptions options;
@@ -495,7 +493,7 @@ PointRecord measured_record(PointRecord record, const GeneratorOutcome& outcome,
                  "the server wrote fewer than two window snapshots");
   }
   const ServerWindow& server_part = *record.measured->server;
-  if (const auto floor = min_window_messages(config.size);
+  if (const auto floor = default_min_echoes(config.size);
       server_part.messages < static_cast<double>(floor)) {
     return ended(std::move(record), PointStatus::failed,
                  fmt::format("insufficient: the server echoed {:.3g} messages of {} bytes in its "

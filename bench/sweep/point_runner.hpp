@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "bench/sweep/sweep_config.hpp"
+#include "loadgen/config.hpp"
 #include "model/loadgen_report.hpp"
 #include "model/stats_snapshot.hpp"
 #include "model/sweep_point.hpp"
@@ -24,9 +25,6 @@ struct Tools {
   std::string plot;          // plots/plot.py
   std::string report;        // plots/report.py (index.html)
   std::string python = "/usr/bin/python3";
-  // loadgen takes --allow-overload (exit 0 when an open loop could not keep its rate: the
-  // report's status says so); given to the open series' generators when it does.
-  bool loadgen_allows_overload = false;
 };
 
 // Runs one point: echo-server pinned to the server CPU, loadgen pinned by the placement and
@@ -40,10 +38,6 @@ PointRecord run_point(const PointSpec& point, const SweepConfig& config, const T
 std::string last_line(const std::string& text);
 
 // --- The parts of run_point that decide a record, for the tests. ---
-
-// The fewest messages a window must hold for per-message numbers to mean anything: loadgen's
-// rule (100, or 1 for messages of 1 MiB or more), applied to the server's window too.
-std::uint64_t min_window_messages(std::size_t message_size);
 
 // What a point needs from loadgen's report, a single generator's or the merge of several.
 struct LoadgenFigures {
@@ -76,7 +70,7 @@ struct ServerEnd {
 // by signal 11 (Segmentation fault)", "echo-server exited with code 3".
 std::string server_end_text(const ServerEnd& end);
 
-// What the server did between two snapshots; no per-message figure below min_window_messages.
+// What the server did between two snapshots; no per-message figure below default_min_echoes.
 ServerWindow server_window(const StatsSnapshot& before, const StatsSnapshot& after,
                            std::size_t message_size);
 
