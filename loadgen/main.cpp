@@ -140,6 +140,7 @@ int main(int argc, char** argv) {
       "a report that could not be written, 2 bad usage, 130 interrupted (the reports are "
       "still written, marked so).",
       "loadgen"};
+  muxbench::add_version_flag(app, "loadgen");
   app.add_option("--target", config.target_text, "the echo server, HOST:PORT")->required();
   const auto count = muxbench::decimal_count();
   app.add_option("--idle", config.idle, "connections opened first that never send")

@@ -53,6 +53,7 @@ int main(int argc, char** argv) {
       "may differ) unless --force. Exit code: 0 ok, 1 a report's status was not ok (overloaded: "
       "0 with --allow-overload) or an output could not be written, 2 bad usage.",
       "loadgen-merge"};
+  add_version_flag(app, "loadgen-merge");
   std::vector<std::string> inputs;
   std::string json_path, csv_path, hdr_path;
   bool quiet = false, force = false, allow_overload = false;

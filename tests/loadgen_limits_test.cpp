@@ -503,3 +503,10 @@ TEST(LoadgenMergeCli, OutputsAreCheckedFirstAndDashIsStandardOutput) {
 
 }  // namespace
 }  // namespace muxbench::testing
+
+namespace muxbench::testing {
+TEST(LoadgenUsage, VersionsPrintTheProjectVersionAndGitRevision) {
+  expect_version(loadgen_path(), "loadgen");
+  expect_version(MUXBENCH_LOADGEN_MERGE, "loadgen-merge");
+}
+}  // namespace muxbench::testing

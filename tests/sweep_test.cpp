@@ -372,6 +372,10 @@ TEST(SweepUsage, AnOutPathThatCannotBeARunDirectoryIsRefused) {
   expect_usage_error(args, "cannot create it");
 }
 
+TEST(SweepUsage, VersionPrintsTheProjectVersionAndGitRevision) {
+  testing::expect_version(MUXBENCH_SWEEP, "sweep");
+}
+
 TEST(SweepUsage, BadOptionsExitWithTwo) {
   TempDir dir;
   expect_usage_error({"--backends", "kqueue", "--out", (dir.path() / "a").string()}, "kqueue");

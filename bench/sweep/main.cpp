@@ -599,6 +599,7 @@ int main(int argc, char** argv) {
       "Exit code: 0 all points ok or unsupported, 1 a point or step failed, 2 bad usage, "
       "130 interrupted (the partial run is valid; finish it with --resume).",
       "sweep"};
+  add_version_flag(app, "sweep");
   Options options;
   options.tools = default_tools();
   add_options(app, options);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/subprocess.hpp"
+#include "common/version.hpp"
 
 namespace muxbench::testing {
 
@@ -22,6 +23,16 @@ inline CommandResult expect_usage_error(
   EXPECT_EQ(std::count(result.err.begin(), result.err.end(), '\n'), 1) << result.err;
   EXPECT_NE(result.err.find(mentions), std::string::npos) << result.err;
   return result;
+}
+
+// `program --version` prints one line, "NAME VERSION (git SHA...)", and exits 0.
+inline void expect_version(const std::string& program, const std::string& name) {
+  const auto result = run_command({program, "--version"}, std::chrono::seconds(10));
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(result.err, "");
+  EXPECT_EQ(result.out.rfind(name + " " + std::string(project_version()) + " (git ", 0), 0u)
+      << result.out;
+  EXPECT_EQ(std::count(result.out.begin(), result.out.end(), '\n'), 1) << result.out;
 }
 
 }  // namespace muxbench::testing
