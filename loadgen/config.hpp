@@ -41,7 +41,9 @@ struct LoadgenConfig {
   std::optional<OutputPath> json;  // checked before the run ('-': standard output)
   std::optional<OutputPath> csv;
   std::optional<OutputPath> hdr;
-  std::optional<pid_t> signal_pid;  // gets SIGUSR1 when the window starts and when it ends
+  // Each gets SIGUSR1 when the window starts and when it ends (the server: a stats snapshot; a
+  // sweep: a /proc sample of any server).
+  std::vector<pid_t> signal_pids;
   // Wall-clock time (ns since the epoch) at which the warm-up starts, so that generators on
   // several hosts measure the same window; nullopt: as soon as the connections are open.
   std::optional<std::int64_t> start_at_unix_ns;

@@ -45,7 +45,7 @@ CLI::Validator positive_rate() {
 struct RawOptions {
   std::string duration = "5s", warmup = "1s", drain_timeout = "5s", late_tolerance = "1ms", cpus;
   double rate = 0, connect_rate = 0;
-  int signal_pid = 0;
+  std::vector<int> signal_pids;
   std::int64_t start_at = 0;
   std::uint64_t min_echoes = 0;
   std::string json, csv, hdr;
@@ -75,7 +75,7 @@ void finish(LoadgenConfig& config, const RawOptions& raw, const CLI::App& app) {
   config.late_tolerance = muxbench::duration_option("--late-tolerance", raw.late_tolerance, false);
   if (raw.rate > 0) config.rate = raw.rate;
   if (raw.connect_rate > 0) config.connect_rate = raw.connect_rate;
-  if (raw.signal_pid > 0) config.signal_pid = raw.signal_pid;
+  config.signal_pids.assign(raw.signal_pids.begin(), raw.signal_pids.end());
   if (raw.start_at > 0) {
     if (raw.start_at - wall_clock_ns() > kLongestStartWaitNs) {
       throw UsageError(fmt::format(
@@ -203,9 +203,9 @@ int main(int argc, char** argv) {
   app.add_option("--csv", raw.csv, "write one CSV row (with header) here ('-': on stdout)");
   app.add_option("--hdr", raw.hdr,
                  "write HdrHistogram's percentile distribution text here (us; '-': on stdout)");
-  app.add_option("--signal-pid", raw.signal_pid,
+  app.add_option("--signal-pid", raw.signal_pids,
                  "send SIGUSR1 to this process when the window starts and when it ends "
-                 "(echo-server then writes a stats snapshot)")
+                 "(echo-server then writes a stats snapshot); repeat for several")
       ->check(count)
       ->check(CLI::Range(1, std::numeric_limits<int>::max()));
   app.add_option(

@@ -120,7 +120,8 @@ LoadgenConfigRecord config_record(const LoadgenConfig& c) {
   for (const int cpu : c.cpus)
     r.cpus_text += fmt::format("{}{}", r.cpus_text.empty() ? "" : " ", cpu);
   r.busy_poll = c.busy_poll;
-  r.signal_pid = c.signal_pid;
+  // The report has always named one process; the first of several stands for them.
+  if (!c.signal_pids.empty()) r.signal_pid = c.signal_pids.front();
   r.start_at_unix_ns = c.start_at_unix_ns;
   return r;
 }
@@ -298,20 +299,20 @@ class WindowWatch {
 
  private:
   void signal_edges(std::int64_t now, bool over) {
-    if (!config_.signal_pid) return;
+    if (config_.signal_pids.empty()) return;
     if (!signalled_start_ && now >= schedule_.measure_start_ns) {
-      ::kill(*config_.signal_pid, SIGUSR1);
+      for (const pid_t pid : config_.signal_pids) ::kill(pid, SIGUSR1);
       signalled_start_ = true;
     }
     if (signalled_start_ && !signalled_end_ && over) {
-      ::kill(*config_.signal_pid, SIGUSR1);
+      for (const pid_t pid : config_.signal_pids) ::kill(pid, SIGUSR1);
       signalled_end_ = true;
     }
   }
 
   // The next window edge or progress tick, and at least every 100 ms for Ctrl-C.
   std::int64_t next_wake(std::int64_t now) const {
-    std::int64_t wake = std::min(now + 100'000'000, signalled_start_ || !config_.signal_pid
+    std::int64_t wake = std::min(now + 100'000'000, signalled_start_ || config_.signal_pids.empty()
                                                         ? schedule_.measure_end_ns
                                                         : schedule_.measure_start_ns);
     if (progress_.enabled()) wake = std::min(wake, last_tick_ + 1'000'000'000);

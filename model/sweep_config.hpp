@@ -28,6 +28,15 @@ struct Series {
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Series, name, load, placement, busy_poll)
 
+// A server that is not one of echo-server's backends, started from a shell template in which
+// {port} and {cpu} are replaced (the sweep also pins it to the server CPU). It needs to print
+// nothing: it is ready when its port accepts a connection, and it is measured from outside.
+struct ForeignServer {
+  std::string name;
+  std::string command;
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ForeignServer, name, command)
+
 struct SweepConfig {
   std::string mode = "quick";  // quick or full (or custom when the grid was given)
   std::vector<std::string> backends;
@@ -54,6 +63,9 @@ struct SweepConfig {
   // Open loop: loadgen's --late-tolerance (a send later than this is late; too many late sends
   // make a point overloaded). nullopt: loadgen's default, recorded in each point's report.
   std::optional<std::chrono::nanoseconds> late_tolerance;
+  // The backends above that are foreign servers, with their templates (--server NAME=TEMPLATE or
+  // the ones muxbench ships: Python's, libuv's).
+  std::vector<ForeignServer> servers;
 };
 
 namespace sweep_config_json {
@@ -88,6 +100,7 @@ inline void to_json(nlohmann::json& j, const SweepConfig& c) {
        {"server_command", c.server_command},
        {"generator_commands", c.generator_commands}};
   if (c.late_tolerance) j["late_tolerance_s"] = seconds(*c.late_tolerance);
+  if (!c.servers.empty()) j["servers"] = c.servers;
 }
 
 // Runs recorded before remote generators existed have no server_command / generator_commands.
@@ -114,6 +127,7 @@ inline void from_json(const nlohmann::json& j, SweepConfig& c) {
   c.generator_commands = j.value("generator_commands", std::vector<std::string>{});
   c.late_tolerance.reset();
   if (j.contains("late_tolerance_s")) c.late_tolerance = from_seconds(j["late_tolerance_s"]);
+  c.servers = j.value("servers", std::vector<ForeignServer>{});
 }
 
 }  // namespace muxbench

@@ -24,8 +24,9 @@ MUXBENCH_JSON_ENUM(PointStatus, {{PointStatus::ok, "ok"},
                                  {PointStatus::interrupted, "interrupted"},
                                  {PointStatus::overloaded, "overloaded"}})
 
-// What the server did inside the window: the difference of its two snapshots. Null: not
-// observable (asio's wait calls) or nothing to divide by.
+// What the server did inside the window: the difference of its two snapshots, or for a foreign
+// server what /proc shows (CPU) and loadgen counted (messages). Null: not observable (asio's wait
+// calls; every counter only our servers keep, for a foreign server) or nothing to divide by.
 struct ServerWindow {
   double seconds = 0;
   double cpu_us = 0;
@@ -33,15 +34,30 @@ struct ServerWindow {
   double messages = 0;
   std::optional<double> cpu_us_per_msg;
   std::optional<double> wait_calls;
-  double events = 0;
+  std::optional<double> events;
   std::optional<double> events_per_wait;
   std::optional<double> fds_per_wait;
   std::optional<double> cpu_ns_per_wait;
-  std::uint64_t open_connections = 0;
+  std::optional<std::uint64_t> open_connections;
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ServerWindow, seconds, cpu_us, cpu_share, messages,
                                                 cpu_us_per_msg, wait_calls, events, events_per_wait,
                                                 fds_per_wait, cpu_ns_per_wait, open_connections)
+
+// The server as seen from outside over the same window, the same way for every server (ours and
+// foreign ones): CPU of all its threads from /proc/PID/task/*/schedstat, and at the window's end
+// its resident memory, descriptors and threads. For our servers a cross-check of getrusage.
+struct ProcessWindow {
+  double seconds = 0;
+  double cpu_us = 0;
+  double cpu_share = 0;
+  std::optional<double> cpu_us_per_msg;  // per message loadgen completed in the window
+  std::uint64_t rss_bytes = 0;
+  std::uint64_t open_fds = 0;
+  std::uint64_t threads = 0;
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ProcessWindow, seconds, cpu_us, cpu_share,
+                                                cpu_us_per_msg, rss_bytes, open_fds, threads)
 
 // The generator's own state: whether the numbers describe it as much as the server.
 struct PointGenerator {
@@ -72,6 +88,7 @@ struct PointMeasurement {
   double idle_open_seconds = 0;
   std::vector<std::string> problems;
   std::optional<ServerWindow> server;  // null without two window snapshots
+  std::optional<ProcessWindow> server_proc;  // absent in runs made before it was measured
 };
 
 struct PointRecord {
@@ -128,6 +145,7 @@ inline void to_json(nlohmann::json& j, const PointRecord& p) {
     j["idle_open_seconds"] = m->idle_open_seconds;
     j["problems"] = m->problems;
     j["server"] = m->server;
+    if (m->server_proc) j["server_proc"] = *m->server_proc;
   }
 }
 
@@ -172,6 +190,7 @@ inline void from_json(const nlohmann::json& j, PointRecord& p) {
     j.at("idle_open_seconds").get_to(m.idle_open_seconds);
     j.at("problems").get_to(m.problems);
     j.at("server").get_to(m.server);
+    m.server_proc = get_if_present<ProcessWindow>(j, "server_proc");
     p.measured = std::move(m);
   }
 }

@@ -11,8 +11,10 @@
 #include <sstream>
 
 #include "bench/sweep/analysis.hpp"
+#include "bench/sweep/foreign_servers.hpp"
 #include "bench/sweep/point_runner.hpp"
 #include "bench/sweep/sweep_config.hpp"
+#include "bench/sweep/window_sampler.hpp"
 #include "common/atomic_file.hpp"
 #include "common/backend_table.hpp"
 #include "common/command_line.hpp"
@@ -139,6 +141,7 @@ struct Options {
   std::optional<double> rate;
   std::string server_command;
   std::vector<std::string> generator_commands;
+  std::vector<std::string> servers;  // --server NAME=TEMPLATE
   Tools tools;
   std::string command;  // argv joined, recorded in sweep.json
   std::string helpers;  // where plot.py, report.py and micro_report.py are (empty: the default)
@@ -208,6 +211,12 @@ void add_options(CLI::App& app, Options& o) {
   app.add_option("--micro-filter", o.micro_filter,
                  "wait-bench --benchmark_filter for this run, or 'none'");
   app.add_flag("--no-plots", o.no_plots, "skip plots/plot.py");
+  app.add_option("--server", o.servers,
+                 "measure any TCP echo server as backend NAME (repeat for several): "
+                 "NAME=TEMPLATE, a shell command with {port} (and {cpu}) that starts it; it is "
+                 "ready when the port accepts a connection and is measured from outside (/proc). "
+                 "Shipped ones, usable by name in --backends without this: python-select, "
+                 "python-poll, python-epoll, python-selectors, python-asyncio, libuv");
   app.add_option("--server-command", o.server_command,
                  "start the server through this shell template, which must exec it: {echo_server} "
                  "{args}, e.g. 'ip netns exec srv {echo_server} --bind 10.0.0.1 {args}'");
@@ -241,6 +250,9 @@ void set_helpers(Tools& tools, const fs::path& helpers) {
   tools.plot = (plots / "plot.py").string();
   tools.report = (plots / "report.py").string();
   tools.micro_report = ((source_tree ? helpers / "bench" : helpers) / "micro_report.py").string();
+  tools.python_echo_server =
+      ((source_tree ? helpers / "servers" : helpers / "servers") / "python" / "echo_server.py")
+          .string();
 }
 
 Tools default_tools() {
@@ -250,6 +262,8 @@ Tools default_tools() {
   tools.loadgen = (bin / "loadgen").string();
   tools.wait_bench = (bin / "wait-bench").string();
   tools.claims = (bin / "claims").string();
+  if (fs::exists(bin / "libuv-echo-server"))
+    tools.libuv_echo_server = (bin / "libuv-echo-server").string();
   set_helpers(tools, default_helpers());
   return tools;
 }
@@ -280,8 +294,33 @@ std::vector<Series> chosen_series(const std::vector<std::string>& names, std::ui
 SweepConfig configure(const Options& o, const FdLimit& limit) {
   SweepConfig config = default_config(o.full, limit.soft, allowed_cpus());
   if (o.backends) config.backends = *o.backends;
+  std::vector<ForeignServer> given;
+  for (const auto& text : o.servers) {
+    given.push_back(parse_server_option(text));
+    if (find_server(std::vector(given.begin(), given.end() - 1), given.back().name)) {
+      throw UsageError(fmt::format("--server {}: given twice", given.back().name));
+    }
+  }
+  const auto shipped = shipped_servers(o.tools);
   for (const auto& b : config.backends) {
-    if (!find_backend_info(b)) throw UsageError(fmt::format("--backends: unknown backend '{}'", b));
+    if (find_backend_info(b)) continue;
+    const ForeignServer* server = find_server(given, b);
+    if (!server) server = find_server(shipped, b);
+    if (!server) {
+      throw UsageError(fmt::format(
+          "--backends: unknown backend '{}' (echo-server's: {}; or give --server {}=TEMPLATE)", b,
+          backend_names(), b));
+    }
+    config.servers.push_back(*server);
+  }
+  for (const auto& server : given) {
+    if (!find_server(config.servers, server.name)) config.backends.push_back(server.name);
+    if (!find_server(config.servers, server.name)) config.servers.push_back(server);
+  }
+  if (!config.servers.empty() && (!o.server_command.empty() || !o.generator_commands.empty())) {
+    throw UsageError(
+        "--server and the shipped foreign servers run on this host only: not with "
+        "--server-command or --generator");
   }
   refuse_repeats("--backends", config.backends);
   if (o.active) config.active = *o.active;
@@ -511,11 +550,13 @@ bool run_steps(Plan& plan, const Tools& tools) {
 // Every point not measured yet, saving after each; stops at an interrupt.
 void run_points(Plan& plan, const Tools& tools) {
   ProgressBar bar(plan.grid.size(), plan.done.size());
+  WindowSampler sampler;  // every server is also measured from outside, at loadgen's edges
   for (const auto& point : plan.grid) {
     if (stop_requested().load()) break;
     if (plan.done.contains(point.id)) continue;
     bar.show(fmt::format("{} {} idle={}", point.series.name, point.backend, point.idle));
-    auto record = run_point(point, plan.sweep.config, tools, plan.dir / "points", stop_requested());
+    auto record =
+        run_point(point, plan.sweep.config, tools, plan.dir / "points", stop_requested(), &sampler);
     if (record.status == PointStatus::interrupted) break;
     plan.sweep.points.push_back(std::move(record));
     bar.advance();

@@ -10,6 +10,8 @@
 #include <string_view>
 #include <thread>
 
+#include "bench/sweep/foreign_servers.hpp"
+#include "bench/sweep/window_sampler.hpp"
 #include "common/atomic_file.hpp"
 #include "common/duration.hpp"
 #include "common/exit_codes.hpp"
@@ -59,12 +61,13 @@ ServerWindow server_window(const StatsSnapshot& before, const StatsSnapshot& aft
   const auto fds_passed = observed_delta(after.counters.fds_passed, before.counters.fds_passed);
   w.events = delta(after.counters.events, before.counters.events);
   const bool waits_known = w.wait_calls && *w.wait_calls > 0;
+  const double events = *w.events;
   w.cpu_share = w.seconds > 0 ? w.cpu_us / 1e6 / w.seconds : 0.0;
   // 40273 us per message from 0.097 messages is not a measurement.
   if (w.messages >= static_cast<double>(default_min_echoes(message_size)))
     w.cpu_us_per_msg = w.cpu_us / w.messages;
   if (waits_known) {
-    w.events_per_wait = w.events / *w.wait_calls;
+    w.events_per_wait = events / *w.wait_calls;
     if (fds_passed) w.fds_per_wait = *fds_passed / *w.wait_calls;
     w.cpu_ns_per_wait = w.cpu_us * 1e3 / *w.wait_calls;
   }
@@ -96,7 +99,8 @@ LoadgenFigures figures_from(const Report& report) {
                                 .idle_alive = count_of(report.connections.idle.alive_at_end),
                                 .idle_open_seconds = report.connections.idle.open_seconds,
                                 .problems = report.problems,
-                                .server = std::nullopt};
+                                .server = std::nullopt,
+                                .server_proc = std::nullopt};
   return f;
 }
 
@@ -215,19 +219,15 @@ std::string generator_end(const Subprocess& child, const std::optional<int>& cod
 
 // One local loadgen, pinned by the placement, that signals the server at its window's edges.
 GeneratorOutcome run_local_generator(const PointSpec& point, const SweepConfig& config,
-                                     const Tools& tools, pid_t server_pid,
+                                     const Tools& tools, const std::vector<pid_t>& signal_pids,
                                      const std::string& target, int generator_cpu,
                                      const std::filesystem::path& report_path,
                                      const std::atomic<bool>& stop) {
-  std::vector<std::string> argv = {tools.loadgen,
-                                   "--target",
-                                   target,
-                                   "--cpu",
-                                   std::to_string(generator_cpu),
-                                   "--signal-pid",
-                                   std::to_string(server_pid),
-                                   "--json",
-                                   report_path.string()};
+  std::vector<std::string> argv = {
+      tools.loadgen, "--target",          target, "--cpu", std::to_string(generator_cpu),
+      "--json",      report_path.string()};
+  for (const pid_t pid : signal_pids)
+    argv.insert(argv.end(), {"--signal-pid", std::to_string(pid)});
   const auto args = load_args(point, config, point.idle, config.active, config.rate);
   argv.insert(argv.end(), args.begin(), args.end());
   SpawnOptions options;
@@ -277,6 +277,7 @@ GeneratorOutcome run_remote_generators(const PointSpec& point, const SweepConfig
     const auto wait = std::chrono::nanoseconds(start_at - wall_ns()) + after_start;
     if (wait.count() > 0) std::this_thread::sleep_for(wait);
     server.send_signal(SIGUSR1);
+    WindowSampler::edge();
   };
   signal_at(config.warmup);
   signal_at(config.warmup + config.duration);
@@ -357,13 +358,14 @@ ServerStart start_server(const PointSpec& point, const SweepConfig& config, cons
 // The local generator or the remote ones; an exception is the outcome's error.
 GeneratorOutcome run_generators(const PointSpec& point, const SweepConfig& config,
                                 const Tools& tools, Subprocess& server, const std::string& target,
+                                const std::vector<pid_t>& signal_pids,
                                 const std::filesystem::path& report_path,
                                 const std::atomic<bool>& stop) {
   const bool shared = point.series.placement == Placement::shared;
   const int generator_cpu = shared ? config.server_cpu : config.generator_cpu;
   try {
     return config.generator_commands.empty()
-               ? run_local_generator(point, config, tools, server.pid(), target, generator_cpu,
+               ? run_local_generator(point, config, tools, signal_pids, target, generator_cpu,
                                      report_path, stop)
                : run_remote_generators(point, config, tools, server, target, report_path, stop);
   } catch (const std::exception& e) {
@@ -509,9 +511,124 @@ PointRecord measured_record(PointRecord record, const GeneratorOutcome& outcome,
   return record;
 }
 
+std::optional<ProcessWindow> process_window(const std::vector<WindowSampler::Sample>& samples,
+                                            const std::optional<PointMeasurement>& measured,
+                                            std::size_t message_size) {
+  if (samples.size() < 2) return std::nullopt;
+  const auto& first = samples.front();
+  const auto& last = samples.back();
+  ProcessWindow w;
+  w.seconds = static_cast<double>(last.monotonic_ns - first.monotonic_ns) / 1e9;
+  w.cpu_us = static_cast<double>(last.usage.cpu_ns - first.usage.cpu_ns) / 1e3;
+  w.cpu_share = w.seconds > 0 ? w.cpu_us / 1e6 / w.seconds : 0.0;
+  if (measured) {
+    const double messages = measured->throughput_msgs_per_s * w.seconds;
+    if (messages >= static_cast<double>(default_min_echoes(message_size)))
+      w.cpu_us_per_msg = w.cpu_us / messages;
+  }
+  w.rss_bytes = last.usage.rss_bytes;
+  w.open_fds = last.usage.open_fds;
+  w.threads = last.usage.threads;
+  return w;
+}
+
+// A foreign server's window as far as it can be seen from outside: CPU from /proc, messages as
+// loadgen completed them; every counter only our servers keep is null.
+ServerWindow foreign_window(const ProcessWindow& outside, const PointMeasurement& measured) {
+  ServerWindow w;
+  w.seconds = outside.seconds;
+  w.cpu_us = outside.cpu_us;
+  w.cpu_share = outside.cpu_share;
+  w.messages = measured.throughput_msgs_per_s * outside.seconds;
+  w.cpu_us_per_msg = outside.cpu_us_per_msg;
+  return w;
+}
+
+// Connections a foreign server refused or closed (select-based servers past FD_SETSIZE) make the
+// point unsupported by that server, with what was observed; anything else is a failure.
+PointRecord foreign_record(PointRecord record, const GeneratorOutcome& outcome,
+                           const std::optional<std::string>& stop_problem,
+                           const std::optional<ProcessWindow>& outside, const SweepConfig& config,
+                           bool stopped) {
+  record.exits = PointExits{outcome.exit_codes, outcome.remote, std::nullopt};
+  if (stopped)
+    return ended(std::move(record), PointStatus::interrupted, "the sweep was interrupted");
+  if (!outcome.finished) return ended(std::move(record), PointStatus::failed, outcome.ended);
+  if (!outcome.report) {
+    return ended(std::move(record), PointStatus::failed,
+                 fmt::format("loadgen wrote no report: {}", outcome.error));
+  }
+  const LoadgenFigures& report = *outcome.report;
+  record.measured = report.measured;
+  if (record.measured && outside) {
+    record.measured->server_proc = outside;
+    record.measured->server = foreign_window(*outside, *record.measured);
+  }
+  const bool refused =
+      report.status == LoadgenStatus::connect_failed ||
+      (report.status == LoadgenStatus::errors &&
+       problem_for(report.problems, {"dropped", "idle connections"}, "").find("idle") !=
+           std::string::npos);
+  if (refused) {
+    return ended(std::move(record), PointStatus::unsupported,
+                 "the server refused connections: " +
+                     problem_for(report.problems, {"dropped", "connect"}, "(no detail)"));
+  }
+  if (stop_problem) return ended(std::move(record), PointStatus::failed, *stop_problem);
+  if (report.status == LoadgenStatus::insufficient) {
+    return ended(std::move(record), PointStatus::failed,
+                 with_prefix("insufficient: ", problem_for(report.problems, {"insufficient"},
+                                                           "too few echoes in the window")));
+  }
+  if (report.status != LoadgenStatus::ok && report.status != LoadgenStatus::overloaded) {
+    return ended(std::move(record), PointStatus::failed,
+                 report.problems.empty() ? enum_name(report.status) : report.problems.front());
+  }
+  if (!record.measured || !outside) {
+    return ended(std::move(record), PointStatus::failed,
+                 "the server was not sampled at both edges of the window (/proc)");
+  }
+  if (!record.measured->server->cpu_us_per_msg) {
+    return ended(std::move(record), PointStatus::failed,
+                 fmt::format("insufficient: fewer than {} messages in the window",
+                             default_min_echoes(config.size)));
+  }
+  if (report.status == LoadgenStatus::overloaded) {
+    return ended(std::move(record), PointStatus::overloaded,
+                 problem_for(report.problems, {"overload"}, "could not keep the rate"));
+  }
+  record.status = PointStatus::ok;
+  return record;
+}
+
+PointRecord run_foreign_point(PointRecord record, const ForeignServer& server,
+                              const PointSpec& point, const SweepConfig& config, const Tools& tools,
+                              const std::filesystem::path& points_dir,
+                              const std::atomic<bool>& stop, WindowSampler* sampler) {
+  auto start = start_foreign_server(server, config.server_cpu, 10s);
+  if (!start.process) return ended(std::move(record), PointStatus::failed, *start.reason);
+  std::vector<pid_t> signal_pids;
+  if (sampler) {
+    sampler->arm(start.process->pid());
+    signal_pids.push_back(::getpid());
+  }
+  const auto outcome = run_generators(point, config, tools, *start.process, start.target,
+                                      signal_pids, points_dir / (point.id + ".loadgen.json"), stop);
+  const auto samples = sampler ? sampler->disarm() : std::vector<WindowSampler::Sample>{};
+  const auto stop_problem = stop_foreign_server(*start.process, server.name);
+  const auto measured = outcome.report ? outcome.report->measured : std::nullopt;
+  return foreign_record(std::move(record), outcome, stop_problem,
+                        process_window(samples, measured, config.size), config, stop.load());
+}
+
 PointRecord run_point(const PointSpec& point, const SweepConfig& config, const Tools& tools,
-                      const std::filesystem::path& points_dir, const std::atomic<bool>& stop) {
+                      const std::filesystem::path& points_dir, const std::atomic<bool>& stop,
+                      WindowSampler* sampler) {
   PointRecord record = point_record(point, config);
+  if (const auto* foreign = find_server(config.servers, point.backend)) {
+    return run_foreign_point(std::move(record), *foreign, point, config, tools, points_dir, stop,
+                             sampler);
+  }
   if (point.backend == backend_name("select") && !select_supports(point.idle, config.active)) {
     return ended(std::move(record), PointStatus::unsupported,
                  fmt::format("select cannot watch descriptors >= FD_SETSIZE ({}): {} "
@@ -522,12 +639,22 @@ PointRecord run_point(const PointSpec& point, const SweepConfig& config, const T
   if (!start.server || start.status != PointStatus::ok)
     return ended(std::move(record), start.status, start.reason);
 
+  std::vector<pid_t> signal_pids = {start.server->pid()};
+  if (sampler) {
+    sampler->arm(start.server->pid());
+    signal_pids.push_back(::getpid());
+  }
   const auto outcome = run_generators(point, config, tools, *start.server, start.target,
-                                      points_dir / (point.id + ".loadgen.json"), stop);
+                                      signal_pids, points_dir / (point.id + ".loadgen.json"), stop);
+  const auto samples = sampler ? sampler->disarm() : std::vector<WindowSampler::Sample>{};
   const ServerEnd end = stop_and_collect_snapshots(*start.server);
   write_file_atomically(points_dir / (point.id + ".server.json"),
                         Json(end.snapshots).dump(1) + "\n");
-  return measured_record(std::move(record), outcome, end, config, stop.load());
+  auto measured = measured_record(std::move(record), outcome, end, config, stop.load());
+  if (measured.measured) {
+    measured.measured->server_proc = process_window(samples, measured.measured, config.size);
+  }
+  return measured;
 }
 
 }  // namespace muxbench

@@ -25,14 +25,20 @@ struct Tools {
   std::string plot;          // plots/plot.py
   std::string report;        // plots/report.py (index.html)
   std::string python = "/usr/bin/python3";
+  std::string python_echo_server;  // servers/python/echo_server.py
+  std::string libuv_echo_server;   // libuv-echo-server (empty: not built here)
 };
 
 // Runs one point: echo-server pinned to the server CPU, loadgen pinned by the placement and
 // signalling the server at both edges of its window, so the two stats snapshots bracket exactly
 // the measured window. Returns the point's record (status ok, overloaded, unsupported, failed or
 // interrupted, with the reason). Raw outputs go to points_dir/<id>.{loadgen,server}.json.
+// With a sampler, the server is also measured from outside (/proc) at the window's edges; a
+// foreign server (config.servers) is measured only so.
+class WindowSampler;
 PointRecord run_point(const PointSpec& point, const SweepConfig& config, const Tools& tools,
-                      const std::filesystem::path& points_dir, const std::atomic<bool>& stop);
+                      const std::filesystem::path& points_dir, const std::atomic<bool>& stop,
+                      WindowSampler* sampler = nullptr);
 
 // The last non-empty line of a child's output (its reason, usually).
 std::string last_line(const std::string& text);
