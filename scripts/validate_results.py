@@ -144,6 +144,11 @@ def where(error):
     return path or "/"
 
 
+def shorten(message, limit=160):
+    """A message that quotes a whole section (oneOf, not) cut to a readable length."""
+    return message if len(message) <= limit else message[:limit] + "..."
+
+
 def check_document(validators, name, document, strict):
     """Problems of one parsed document, as text lines."""
     try:
@@ -155,11 +160,11 @@ def check_document(validators, name, document, strict):
     validator = validators.get(schema_name)
     problems = []
     for error in sorted(validator.iter_errors(document), key=lambda e: list(e.absolute_path)):
-        # oneOf failures say little on their own: name the best match's reason too.
-        detail = error.message
+        # oneOf failures say little on their own: name the deepest reason among the branches'.
+        detail = shorten(error.message)
         if error.context:
-            best = jsonschema.exceptions.best_match(error.context)
-            detail += f" (closest: {where(best)}: {best.message})"
+            deepest = max(error.context, key=lambda e: len(e.absolute_path))
+            detail += f" (deepest: {where(deepest)}: {shorten(deepest.message)})"
         problems.append(f"{name}: {where(error)}: {detail} [{schema_name}]")
     if strict and isinstance(document, dict):
         extra = sorted(set(document) - validators.documented_top_level(schema_name))
