@@ -8,6 +8,7 @@ Standard library only (run with the system Python)."""
 import argparse
 import csv
 import json
+import math
 import re
 import sys
 
@@ -26,25 +27,35 @@ def backend_of(match):
     return match["backend"].replace("_", "-") if match["ready"] is not None else match["backend"]
 
 
+def number(value):
+    """A numeric cell: the number, or empty when there is none. Google Benchmark's JSON has bare
+    NaN (read as float nan) where the sweep's copy has null: both are empty here, never the text
+    'nan', so that a column's type does not depend on which file was read."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return ""
+    return value
+
+
 def rows(report):
     for bench in report.get("benchmarks", []):
         match = NAME.match(bench.get("run_name", bench["name"]))
         if not match:
             continue  # BigO / RMS rows of a family have no fds in their name
         error = bench.get("error_message", "") if bench.get("error_occurred") else ""
-        per_call = bench.get("ns_per_call")
         yield {
             "name": bench["name"],
             "backend": backend_of(match),
             "kind": match["kind"],
-            "ready": match["ready"] or "",
+            "ready": int(match["ready"]) if match["ready"] is not None else "",
             "fds": int(match["fds"]),
             "run_type": bench.get("run_type", ""),
-            "aggregate": bench.get("aggregate_name", ""),
-            "ns_per_call": "" if error or per_call is None else per_call,
-            "ns_per_fd": "" if error else bench.get("ns_per_fd", ""),
-            "iterations": bench.get("iterations", ""),
-            "repetition": bench.get("repetition_index", ""),
+            # Never empty: an all-empty column reads as float (pandas) in a run without
+            # repetitions and as text in one with them. Iteration rows say "none".
+            "aggregate": bench.get("aggregate_name") or "none",
+            "ns_per_call": "" if error else number(bench.get("ns_per_call")),
+            "ns_per_fd": "" if error else number(bench.get("ns_per_fd")),
+            "iterations": number(bench.get("iterations")),
+            "repetition": number(bench.get("repetition_index")),
             "error": error,
         }
 
@@ -65,7 +76,7 @@ def table(report, all_rows):
     context = report.get("context", {})
     max_pairs = context.get("muxbench_max_pairs_socketpair", "?")
     limit = context.get("muxbench_fd_limit_soft", "?")
-    chosen = [r for r in all_rows if r["kind"] == "socketpair" and r["ready"] == "1"]
+    chosen = [r for r in all_rows if r["kind"] == "socketpair" and r["ready"] == 1]
     lines = [
         "Time for 100,000 monitoring operations with one ready fd (seconds), in the style of TLPI",
         "Table 63-9; measured by wait-bench (socketpair fds, one wait call timed per operation).",

@@ -16,9 +16,9 @@ install(PROGRAMS plots/plot.py plots/report.py bench/micro_report.py
 install(PROGRAMS servers/python/echo_server.py
         DESTINATION ${MUXBENCH_DATA_DESTINATION}/servers/python)
 install(FILES results/README.md DESTINATION ${MUXBENCH_DATA_DESTINATION}/results)
-if(EXISTS ${PROJECT_SOURCE_DIR}/results/schema)
-  install(DIRECTORY results/schema DESTINATION ${MUXBENCH_DATA_DESTINATION}/results)
-endif()
+install(DIRECTORY results/schema DESTINATION ${MUXBENCH_DATA_DESTINATION}/results)
+# Finds the schemas as ../results/schema from where it is installed, as in the source tree.
+install(PROGRAMS scripts/validate_results.py DESTINATION ${MUXBENCH_DATA_DESTINATION}/scripts)
 
 set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME muxbench)
@@ -31,4 +31,5 @@ set(CPACK_DEBIAN_PACKAGE_SECTION net)
 # Shared libraries from dpkg-shlibdeps; the Python helpers' needs by hand.
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "python3, python3-matplotlib, python3-markdown")
+set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "python3-jsonschema")  # validate_results.py only
 include(CPack)
