@@ -603,7 +603,11 @@ void report(const Plan& plan, const Tools& tools, bool plots) {
 // Runs the plan to its end (or an interrupt) and reports; the process's exit code.
 int run(Plan& plan, const Tools& tools, bool plots) {
   fs::create_directories(plan.dir / "points");  // the directory itself exists (and is locked)
-  write_file_atomically(plan.dir / "env.json", Json(plan.sweep.environment).dump(2) + "\n");
+  // The environment as every report carries it, plus the kind and version every file has.
+  Json environment = plan.sweep.environment;
+  environment["schema_version"] = 1;
+  environment["kind"] = "environment";
+  write_file_atomically(plan.dir / "env.json", environment.dump(2) + "\n");
   plan.grid = build_grid(plan.sweep.config);
   plan.sweep.status = SweepStatus::running;
   save(plan);

@@ -570,9 +570,11 @@ PointRecord foreign_record(PointRecord record, const GeneratorOutcome& outcome,
        problem_for(report.problems, {"dropped", "idle connections"}, "").find("idle") !=
            std::string::npos);
   if (refused) {
+    std::string observed;
+    for (const auto& problem : report.problems)
+      observed += (observed.empty() ? "" : "; ") + problem;
     return ended(std::move(record), PointStatus::unsupported,
-                 "the server refused connections: " +
-                     problem_for(report.problems, {"dropped", "connect"}, "(no detail)"));
+                 "the server refused connections: " + observed);
   }
   if (stop_problem) return ended(std::move(record), PointStatus::failed, *stop_problem);
   if (report.status == LoadgenStatus::insufficient) {
@@ -648,8 +650,9 @@ PointRecord run_point(const PointSpec& point, const SweepConfig& config, const T
                                       signal_pids, points_dir / (point.id + ".loadgen.json"), stop);
   const auto samples = sampler ? sampler->disarm() : std::vector<WindowSampler::Sample>{};
   const ServerEnd end = stop_and_collect_snapshots(*start.server);
-  write_file_atomically(points_dir / (point.id + ".server.json"),
-                        Json(end.snapshots).dump(1) + "\n");
+  const Json snapshots = {
+      {"schema_version", 1}, {"kind", "echo-server-snapshots"}, {"snapshots", end.snapshots}};
+  write_file_atomically(points_dir / (point.id + ".server.json"), snapshots.dump(1) + "\n");
   auto measured = measured_record(std::move(record), outcome, end, config, stop.load());
   if (measured.measured) {
     measured.measured->server_proc = process_window(samples, measured.measured, config.size);
