@@ -244,6 +244,13 @@ def chart_latency(sweep, styles, out_dir):
         p50 = series_rows(sweep, series["name"], "latency_p50_ns")
         p99 = series_rows(sweep, series["name"], "latency_p99_ns")
         if not p50:
+            # Every point of the series failed or was overloaded: say so where the chart would be.
+            fig, ax = plt.subplots(figsize=(11, 5))
+            ax.axis("off")
+            ax.text(0.5, 0.5, f"No point of {series['name']} measured ok: nothing to plot.",
+                    ha="center", va="center", fontsize=12)
+            finish(fig, ax, sweep, out_dir, f"latency-{series['name']}",
+                   left_out(sweep, series["name"]))
             continue
         n = repeats(sweep)
         fig, axes = plt.subplots(1, 2, figsize=(11, 5), sharey=True)
