@@ -147,9 +147,9 @@ TEST_F(JavaInterop, HistogramLogProcessorReadsOurLogWithOurPercentiles) {
   run({*java_, "-cp", jar_path(), "org.HdrHistogram.HistogramLogProcessor", "-i", hlog.string(),
        "-o", out.string(), "-outputValueUnitRatio", "1000"});
 
-  // The overall distribution (.hgrm): row for row our percentile_distribution, except where the
-  // conventions differ: HdrHistogram's last row and #[Max are the top of the max's bucket and its
-  // mean comes from bucket midpoints; ours are the exact max and mean.
+  // The overall distribution (.hgrm): row for row our percentile_distribution, the last row and
+  // #[Max too (both the top of the max's bucket), except the mean: HdrHistogram's comes from bucket
+  // midpoints, ours is exact.
   std::vector<std::string> theirs;
   for (auto& line : lines_of(out.string() + ".hgrm")) {
     if (!line.starts_with("#[Overall") && !line.starts_with("#[StartTime")) theirs.push_back(line);
@@ -174,6 +174,7 @@ TEST_F(JavaInterop, HistogramLogProcessorReadsOurLogWithOurPercentiles) {
   EXPECT_EQ(their_count, total.count());
   EXPECT_EQ(our_count, total.count());
   EXPECT_EQ(ns_of(their_value), java_value(total.max()));
+  EXPECT_EQ(our_value, their_value) << "java: " << theirs[last_row] << "\nours: " << ours[last_row];
   double their_mean = 0, their_max = 0;
   unsigned long long their_total = 0;
   ASSERT_EQ(std::sscanf(theirs[last_row + 1].c_str(), "#[Mean = %lf", &their_mean), 1);
@@ -182,6 +183,7 @@ TEST_F(JavaInterop, HistogramLogProcessorReadsOurLogWithOurPercentiles) {
                         &their_total),
             2);
   EXPECT_EQ(ns_of(their_max), java_value(total.max()));
+  EXPECT_EQ(theirs[last_row + 2], ours[last_row + 2]);  // #[Max = ..., Total count = ...]
   EXPECT_EQ(their_total, total.count());
   EXPECT_EQ(theirs.back(), ours.back());  // #[Buckets = 26, SubBuckets = 2048]
 
