@@ -7,6 +7,7 @@
 #include <map>
 
 #include "common/duration.hpp"
+#include "loadgen/hdr_codec.hpp"
 #include "loadgen/report.hpp"
 
 namespace muxbench {
@@ -196,6 +197,7 @@ void record_results(LoadgenReport& report, const LoadgenConfig& config, const Wo
   report.measured = measurement(config, t, end.threads, interrupted);
   report.measured->generator.process_cpu_s = end.process_cpu_s;
   report.histogram = t.latency;
+  report.hdr_v2 = hdr::encode_v2_base64(t.latency);
   report.problems.insert(report.problems.end(), t.problems.begin(), t.problems.end());
   report.status = judge(report.problems, config, *report.measured, report.connections.idle,
                         interrupted, t.worker_failed);

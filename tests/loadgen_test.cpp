@@ -8,7 +8,10 @@
 #include <fstream>
 #include <thread>
 
+#include "loadgen/hdr_codec.hpp"
+#include "loadgen/histogram.hpp"
 #include "tests/backends.hpp"
+#include "tests/hdr_test_support.hpp"
 #include "tests/support/loadgen_runner.hpp"
 #include "tests/support/usage.hpp"
 
@@ -202,6 +205,11 @@ TEST(Loadgen, ReportsFollowTheSchema) {
     EXPECT_TRUE(r["environment"].contains(key)) << key;
   }
   EXPECT_EQ(r["histogram"]["count"], r["latency_ns"]["count"]);
+  // The same histogram in HdrHistogram's V2 encoding, beside the buckets.
+  ASSERT_TRUE(r["histogram"]["hdr_v2"].is_string());
+  hdr::hdrtest::expect_same_buckets(
+      hdr::decode_v2_base64(r["histogram"]["hdr_v2"].get<std::string>()),
+      LatencyHistogram::decode(r["histogram"]));
   EXPECT_EQ(r["generator"]["bound"].is_boolean(), true);
 
   // CSV: a header and one row with the same number of cells.
