@@ -188,6 +188,16 @@ WorkerTotals merge_workers(const LoadgenConfig& config, const Workers& workers) 
   return t;
 }
 
+std::vector<LatencyHistogram> merge_intervals(const Workers& workers) {
+  std::vector<LatencyHistogram> seconds;
+  for (const auto& worker : workers) {
+    const auto& own = worker->interval_latency();
+    if (seconds.size() < own.size()) seconds.resize(own.size());
+    for (std::size_t k = 0; k < own.size(); ++k) seconds[k].merge(own[k]);
+  }
+  return seconds;
+}
+
 void record_results(LoadgenReport& report, const LoadgenConfig& config, const WorkerTotals& t,
                     const RunEnd& end) {
   const bool interrupted = end.interrupted;

@@ -25,24 +25,11 @@ namespace muxbench::hdr {
 namespace {
 
 namespace fs = std::filesystem;
+using hdrtest::jar_path;
 using hdrtest::java_value;
+using hdrtest::on_path;
 
 constexpr auto kJavaTimeout = std::chrono::seconds(60);
-
-std::optional<std::string> on_path(const std::string& program) {
-  const char* path = std::getenv("PATH");
-  std::istringstream dirs(path != nullptr ? path : "/usr/bin:/bin");
-  for (std::string dir; std::getline(dirs, dir, ':');) {
-    const fs::path candidate = fs::path(dir) / program;
-    if (::access(candidate.c_str(), X_OK) == 0) return candidate.string();
-  }
-  return std::nullopt;
-}
-
-std::string jar_path() {
-  const char* jar = std::getenv("MUXBENCH_HDRHISTOGRAM_JAR");
-  return jar != nullptr ? jar : "/usr/share/java/hdrhistogram.jar";  // libhdrhistogram-java
-}
 
 class ScratchDir {
  public:
