@@ -41,6 +41,9 @@ struct LoadgenConfig {
   std::optional<OutputPath> json;  // checked before the run ('-': standard output)
   std::optional<OutputPath> csv;
   std::optional<OutputPath> hdr;
+  double hdr_unit_ratio = 1000.0;  // --hdr-unit: ns per unit of the --hdr text (us 1e3, ms 1e6)
+  // --hlog: one interval histogram per second of the window, as HdrHistogram's .hlog.
+  std::optional<OutputPath> hlog;
   // Each gets SIGUSR1 when the window starts and when it ends (the server: a stats snapshot; a
   // sweep: a /proc sample of any server).
   std::vector<pid_t> signal_pids;
@@ -55,7 +58,15 @@ struct LoadgenConfig {
   std::optional<std::uint64_t> min_echoes_option;
   bool allow_overload = false;  // overloaded exits 0 (the status still says overloaded)
 
-  std::array<const std::optional<OutputPath>*, 3> outputs() const { return {&json, &csv, &hdr}; }
+  std::array<const std::optional<OutputPath>*, 4> outputs() const {
+    return {&json, &csv, &hdr, &hlog};
+  }
+  // --hlog: the window's seconds, the last one possibly shorter (none without --hlog).
+  std::size_t hlog_intervals() const {
+    if (!hlog) return 0;
+    constexpr std::int64_t kSecond = 1'000'000'000;
+    return static_cast<std::size_t>((duration.count() + kSecond - 1) / kSecond);
+  }
 
   std::uint64_t min_echoes() const { return min_echoes_option.value_or(default_min_echoes(size)); }
 };

@@ -61,6 +61,11 @@ std::uint64_t LatencyHistogram::width_of(std::size_t index) {
   return std::uint64_t{1} << (magnitude - (kSubBucketBits - 1));
 }
 
+std::uint64_t LatencyHistogram::highest_equivalent(std::uint64_t value) {
+  const std::size_t index = index_of(value);
+  return lowest_in(index) + width_of(index) - 1;
+}
+
 void LatencyHistogram::record(std::uint64_t value) { record(value, 1); }
 
 void LatencyHistogram::record(std::uint64_t value, std::uint64_t times) {
@@ -159,16 +164,19 @@ LatencyHistogram LatencyHistogram::decode(const nlohmann::json& encoded) {
 
 // Mirrors HdrHistogram's outputPercentileDistribution: report ticks get denser towards the tail
 // (5 per halving of the distance to 100%), the last line is the maximum at percentile 1.0.
+// Values are the top of their bucket, the maximum's too (HdrHistogram's convention): the last row
+// is never below the row before it.
 std::string LatencyHistogram::percentile_distribution(double unit_ratio) const {
   constexpr int kTicksPerHalfDistance = 5;
   std::string out = fmt::format("{:>12} {:>14} {:>10} {:>14}\n\n", "Value", "Percentile",
                                 "TotalCount", "1/(1-Percentile)");
+  const double top_of_max = static_cast<double>(highest_equivalent(max_)) / unit_ratio;
   std::uint64_t seen = 0;
   double next_percentile = 0.0;
   for (std::size_t i = 0; i < kBucketCount && count_ > 0; ++i) {
     if (counts_[i] == 0) continue;
     seen += counts_[i];
-    const double value = static_cast<double>(lowest_in(i) + width_of(i) - 1) / unit_ratio;
+    const double value = static_cast<double>(highest_equivalent(lowest_in(i))) / unit_ratio;
     const double reached = 100.0 * static_cast<double>(seen) / static_cast<double>(count_);
     const bool last = seen == count_;
     while (next_percentile <= reached) {
@@ -179,14 +187,12 @@ std::string LatencyHistogram::percentile_distribution(double unit_ratio) const {
       if (last) break;
     }
     if (last) {
-      out += fmt::format("{:12.3f} {:2.12f} {:10d}\n", static_cast<double>(max_) / unit_ratio, 1.0,
-                         seen);
+      out += fmt::format("{:12.3f} {:2.12f} {:10d}\n", top_of_max, 1.0, seen);
     }
   }
   out += fmt::format("#[Mean    = {:12.3f}, StdDeviation   = {:12.3f}]\n", mean() / unit_ratio,
                      stddev() / unit_ratio);
-  out += fmt::format("#[Max     = {:12.3f}, Total count    = {:12d}]\n",
-                     static_cast<double>(max_) / unit_ratio, count_);
+  out += fmt::format("#[Max     = {:12.3f}, Total count    = {:12d}]\n", top_of_max, count_);
   out += fmt::format("#[Buckets = {:12d}, SubBuckets     = {:12d}]\n",
                      kTopMagnitude - kSubBucketBits + 2, kSubBucketCount);
   return out;

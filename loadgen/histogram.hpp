@@ -43,13 +43,19 @@ class LatencyHistogram {
   nlohmann::json encode() const;
   static LatencyHistogram decode(const nlohmann::json& encoded);  // throws std::invalid_argument
   // HdrHistogram's percentile-distribution text (readable by existing HDR plotters), values
-  // divided by `unit_ratio` (1000: microseconds).
+  // divided by `unit_ratio` (1000: microseconds, 1e6: milliseconds). As HdrHistogram's
+  // outputPercentileDistribution, every row (the last, at percentile 1.0, too) and #[Max give the
+  // highest value of the bucket they fall in, so no row is below the one before it; the mean and
+  // standard deviation are the exact ones.
   std::string percentile_distribution(double unit_ratio = 1000.0) const;
 
   static std::uint64_t nearest_rank(double p, std::uint64_t count);
   static std::size_t index_of(std::uint64_t value);
   static std::uint64_t lowest_in(std::size_t index);
   static std::uint64_t width_of(std::size_t index);
+  // The highest value of `value`'s bucket: what HdrHistogram reports for it
+  // (highestEquivalentValue; its getMaxValue(), percentile rows and #[Max).
+  static std::uint64_t highest_equivalent(std::uint64_t value);
 
   friend bool operator==(const LatencyHistogram&, const LatencyHistogram&) = default;
 

@@ -61,10 +61,7 @@ HlogWriter::HlogWriter(std::ostream& out, double start_time_s, double max_value_
 void HlogWriter::write_interval(double start_s, double length_s,
                                 const LatencyHistogram& histogram) {
   // HistogramLogWriter writes getMaxValue(): the highest value equivalent to the max recorded.
-  const std::size_t top = LatencyHistogram::index_of(histogram.max());
-  const std::uint64_t max =
-      histogram.max() == 0 ? 0
-                           : LatencyHistogram::lowest_in(top) + LatencyHistogram::width_of(top) - 1;
+  const std::uint64_t max = LatencyHistogram::highest_equivalent(histogram.max());
   out_ << fmt::format("{:.3f},{:.3f},{:.3f},{}\n", start_s, length_s,
                       static_cast<double>(max) / max_value_divisor_, encode_v2_base64(histogram));
   out_.flush();

@@ -7,6 +7,9 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "common/command_line.hpp"
 #include "common/cpu_affinity.hpp"
@@ -15,6 +18,7 @@
 #include "common/usage_error.hpp"
 #include "loadgen/addresses.hpp"
 #include "loadgen/config.hpp"
+#include "loadgen/histogram.hpp"
 #include "loadgen/message.hpp"
 #include "loadgen/run.hpp"
 
@@ -27,6 +31,8 @@ using muxbench::UsageError;
 // The furthest ahead --start-at may be: a typo (seconds for nanoseconds, a wrong year) must not
 // leave a generator waiting for days.
 constexpr std::int64_t kLongestStartWaitNs = 3600'000'000'000;
+// The most memory --hlog's interval histograms may take (216 KiB per second of window per worker).
+constexpr std::uint64_t kMostHlogBytes = std::uint64_t{2} << 30;
 
 // A rate: finite and above zero. CLI::PositiveNumber lets NaN through and answers "0" with
 // std::to_string of the largest double (309 digits).
@@ -48,7 +54,7 @@ struct RawOptions {
   std::vector<int> signal_pids;
   std::int64_t start_at = 0;
   std::uint64_t min_echoes = 0;
-  std::string json, csv, hdr;
+  std::string json, csv, hdr, hlog, hdr_unit = "us";
 };
 
 std::optional<OutputPath> output(std::string_view option, const std::string& path, bool given) {
@@ -86,6 +92,7 @@ void finish(LoadgenConfig& config, const RawOptions& raw, const CLI::App& app) {
     config.start_at_unix_ns = raw.start_at;
   }
   if (app.count("--min-echoes") > 0) config.min_echoes_option = raw.min_echoes;
+  config.hdr_unit_ratio = raw.hdr_unit == "ms" ? 1e6 : 1e3;
   const bool loopback_target = (ntohl(config.target.sin_addr.s_addr) >> 24) == 127;
   if (config.source_ips_text.empty() && loopback_target) {
     // One source address has ~28k ephemeral ports, and connect() slows down badly once about half
@@ -119,12 +126,32 @@ void finish(LoadgenConfig& config, const RawOptions& raw, const CLI::App& app) {
     }
   }
   // Every output is checked before any connection is opened; '-' is standard output.
-  config.json = output("--json", raw.json, app.count("--json") > 0);
-  config.csv = output("--csv", raw.csv, app.count("--csv") > 0);
-  config.hdr = output("--hdr", raw.hdr, app.count("--hdr") > 0);
-  muxbench::refuse_shared_outputs({{"--json", config.json ? std::optional(raw.json) : std::nullopt},
-                                   {"--csv", config.csv ? std::optional(raw.csv) : std::nullopt},
-                                   {"--hdr", config.hdr ? std::optional(raw.hdr) : std::nullopt}});
+  struct Output {
+    std::string_view option;
+    const std::string& path;
+    std::optional<OutputPath>& into;
+  };
+  const Output outputs[] = {{"--json", raw.json, config.json},
+                            {"--csv", raw.csv, config.csv},
+                            {"--hdr", raw.hdr, config.hdr},
+                            {"--hlog", raw.hlog, config.hlog}};
+  std::vector<std::pair<std::string_view, std::optional<std::string>>> named;
+  for (const Output& o : outputs) {
+    o.into = output(o.option, o.path, app.count(std::string(o.option)) > 0);
+    named.emplace_back(o.option, o.into ? std::optional(o.path) : std::nullopt);
+  }
+  muxbench::refuse_shared_outputs(named);
+  // Each worker keeps a 216 KiB histogram per second of the window, made before the run.
+  const std::uint64_t hlog_bytes = std::uint64_t{config.hlog_intervals()} *
+                                   std::min<std::uint64_t>(config.threads, config.active) *
+                                   sizeof(muxbench::LatencyHistogram);
+  if (hlog_bytes > kMostHlogBytes) {
+    throw UsageError(fmt::format(
+        "--hlog: {} s of window on {} threads needs {} MiB of interval histograms (216 KiB per "
+        "second per thread), more than {} MiB: shorten --duration or use fewer --threads",
+        config.hlog_intervals(), std::min<std::uint64_t>(config.threads, config.active),
+        hlog_bytes >> 20, kMostHlogBytes >> 20));
+  }
 }
 
 }  // namespace
@@ -202,7 +229,16 @@ int main(int argc, char** argv) {
       "write the full report (JSON) here; '-': on stdout (the summary then goes to stderr)");
   app.add_option("--csv", raw.csv, "write one CSV row (with header) here ('-': on stdout)");
   app.add_option("--hdr", raw.hdr,
-                 "write HdrHistogram's percentile distribution text here (us; '-': on stdout)");
+                 "write HdrHistogram's percentile distribution text here (values in --hdr-unit; "
+                 "'-': on stdout)");
+  app.add_option("--hlog", raw.hlog,
+                 "write HdrHistogram's interval log (.hlog) here: one latency histogram per second "
+                 "of the window, by send (open loop: intended) time ('-': on stdout)");
+  app.add_option("--hdr-unit", raw.hdr_unit,
+                 "unit of the --hdr text: us or ms (wrk2 writes ms; a plot applies one unit to "
+                 "every file)")
+      ->check(CLI::IsMember({"us", "ms"}))
+      ->capture_default_str();
   app.add_option("--signal-pid", raw.signal_pids,
                  "send SIGUSR1 to this process when the window starts and when it ends "
                  "(echo-server then writes a stats snapshot); repeat for several")

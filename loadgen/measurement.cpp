@@ -7,6 +7,7 @@
 #include <map>
 
 #include "common/duration.hpp"
+#include "loadgen/hdr_codec.hpp"
 #include "loadgen/report.hpp"
 
 namespace muxbench {
@@ -187,6 +188,16 @@ WorkerTotals merge_workers(const LoadgenConfig& config, const Workers& workers) 
   return t;
 }
 
+std::vector<LatencyHistogram> merge_intervals(const Workers& workers) {
+  std::vector<LatencyHistogram> seconds;
+  for (const auto& worker : workers) {
+    const auto& own = worker->interval_latency();
+    if (seconds.size() < own.size()) seconds.resize(own.size());
+    for (std::size_t k = 0; k < own.size(); ++k) seconds[k].merge(own[k]);
+  }
+  return seconds;
+}
+
 void record_results(LoadgenReport& report, const LoadgenConfig& config, const WorkerTotals& t,
                     const RunEnd& end) {
   const bool interrupted = end.interrupted;
@@ -196,6 +207,7 @@ void record_results(LoadgenReport& report, const LoadgenConfig& config, const Wo
   report.measured = measurement(config, t, end.threads, interrupted);
   report.measured->generator.process_cpu_s = end.process_cpu_s;
   report.histogram = t.latency;
+  report.hdr_v2 = hdr::encode_v2_base64(t.latency);
   report.problems.insert(report.problems.end(), t.problems.begin(), t.problems.end());
   report.status = judge(report.problems, config, *report.measured, report.connections.idle,
                         interrupted, t.worker_failed);

@@ -29,6 +29,9 @@ struct WorkerTotals {
 // summed (unpinned: per thread). Pinning and wait failures become problems.
 WorkerTotals merge_workers(const LoadgenConfig& config, const Workers& workers);
 
+// --hlog: the workers' per-second latency histograms, second by second merged exactly.
+std::vector<LatencyHistogram> merge_intervals(const Workers& workers);
+
 // The idle connections at the end: still open (nothing to read, or data waiting), and of those
 // how many had data waiting (the server sent bytes nobody asked for).
 struct IdleState {

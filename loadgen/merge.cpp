@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <string_view>
 
+#include "loadgen/hdr_codec.hpp"
 #include "loadgen/histogram.hpp"
 #include "loadgen/report.hpp"
 
@@ -98,6 +99,7 @@ void add_generator(MergedReport& merged, const LoadgenReport& r, std::size_t ind
   if (status_precedence(r.status) < status_precedence(merged.status)) merged.status = r.status;
   LoadgenReport& kept = merged.generators.emplace_back(r);
   kept.histogram.reset();  // merged below; keeps the merged report small
+  kept.hdr_v2.reset();
 }
 
 }  // namespace
@@ -108,10 +110,12 @@ MergedReport merge_reports(const std::vector<LoadgenReport>& reports) {
   MergedMeasurement measured;
   bool any_measured = false;
   std::optional<LatencyHistogram> latency;
+  bool any_hdr_v2 = false;
   for (std::size_t i = 0; i < reports.size(); ++i) {
     const LoadgenReport& r = reports[i];
     add_generator(merged, r, i);
     if (r.histogram) (latency ? *latency : latency.emplace()).merge(*r.histogram);
+    any_hdr_v2 = any_hdr_v2 || (r.histogram && r.hdr_v2);
     if (r.measured) add(measured, *r.measured);
     any_measured = any_measured || r.measured;
   }
@@ -120,6 +124,7 @@ MergedReport merge_reports(const std::vector<LoadgenReport>& reports) {
     if (latency) measured.latency_ns = latency_summary(*latency);  // else no numbers at all
     merged.measured = measured;
     merged.histogram = latency;
+    if (latency && any_hdr_v2) merged.hdr_v2 = hdr::encode_v2_base64(*latency);
   }
   return merged;
 }

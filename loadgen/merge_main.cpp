@@ -16,6 +16,7 @@ using namespace muxbench;
 
 struct Outputs {
   std::optional<OutputPath> json, csv, hdr;
+  double hdr_unit_ratio = 1000.0;  // --hdr-unit: us 1e3, ms 1e6
 };
 
 // Writes each output; one that fails is said on stderr and does not stop the others.
@@ -32,7 +33,8 @@ bool write_outputs(const MergedReport& merged, const Outputs& outputs) {
   write(outputs.csv, loadgen_csv_header() + loadgen_csv_row(merged));
   // No report had a histogram: an empty distribution, so that the file is still readable.
   if (outputs.hdr) {
-    write(outputs.hdr, merged.histogram.value_or(LatencyHistogram{}).percentile_distribution());
+    write(outputs.hdr, merged.histogram.value_or(LatencyHistogram{})
+                           .percentile_distribution(outputs.hdr_unit_ratio));
   }
   return all;
 }
@@ -55,13 +57,17 @@ int main(int argc, char** argv) {
       "loadgen-merge"};
   add_version_flag(app, "loadgen-merge");
   std::vector<std::string> inputs;
-  std::string json_path, csv_path, hdr_path;
+  std::string json_path, csv_path, hdr_path, hdr_unit = "us";
   bool quiet = false, force = false, allow_overload = false;
   app.add_option("reports", inputs, "loadgen --json reports")->required()->check(CLI::ExistingFile);
   app.add_option("--json", json_path, "write the merged report here ('-': stdout)");
   app.add_option("--csv", csv_path, "write one CSV row (loadgen's columns) here ('-': stdout)");
   app.add_option("--hdr", hdr_path,
-                 "write the merged percentile distribution (HdrHistogram text; '-': stdout)");
+                 "write the merged percentile distribution (HdrHistogram text, values in "
+                 "--hdr-unit; '-': stdout)");
+  app.add_option("--hdr-unit", hdr_unit, "unit of the --hdr text: us or ms, as loadgen's")
+      ->check(CLI::IsMember({"us", "ms"}))
+      ->capture_default_str();
   app.add_flag("--force", force,
                "merge reports that look like different measurements or the same one twice "
                "(each reason is kept in the merged report's problems)");
@@ -74,6 +80,7 @@ int main(int argc, char** argv) {
     outputs.json = output(app, "--json", json_path);
     outputs.csv = output(app, "--csv", csv_path);
     outputs.hdr = output(app, "--hdr", hdr_path);
+    outputs.hdr_unit_ratio = hdr_unit == "ms" ? 1e6 : 1e3;
     refuse_shared_outputs({{"--json", outputs.json ? std::optional(json_path) : std::nullopt},
                            {"--csv", outputs.csv ? std::optional(csv_path) : std::nullopt},
                            {"--hdr", outputs.hdr ? std::optional(hdr_path) : std::nullopt}});

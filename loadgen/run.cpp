@@ -6,11 +6,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <memory>
 #include <optional>
+#include <sstream>
 #include <thread>
 
 #include "common/clock.hpp"
@@ -22,6 +26,7 @@
 #include "common/usage_error.hpp"
 #include "loadgen/addresses.hpp"
 #include "loadgen/connector.hpp"
+#include "loadgen/hlog.hpp"
 #include "loadgen/measurement.hpp"
 #include "loadgen/report.hpp"
 #include "loadgen/worker.hpp"
@@ -188,9 +193,51 @@ int exit_code(const LoadgenConfig& config, LoadgenStatus status) {
   return 1;
 }
 
+// --hlog: the window's seconds, merged over the workers, and when the window started.
+struct IntervalLatency {
+  double window_start_unix_s = 0;
+  std::vector<LatencyHistogram> seconds;
+};
+
+// One interval per second of the measured window (the last as long as what is left of it; none
+// for a run that never measured), as HistogramLogWriter writes them, timestamps relative to the
+// window's start.
+std::string hlog_text(const LoadgenConfig& config, const LoadgenReport& report,
+                      const IntervalLatency& latency) {
+  std::ostringstream out;
+  // A run that never measured: its log has no intervals and starts now.
+  const double start_unix_s =
+      report.measured
+          ? latency.window_start_unix_s
+          : std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+                .count();
+  hdr::HlogWriter writer(
+      out, start_unix_s, hdr::kDefaultMaxValueDivisor,
+      fmt::format("muxbench loadgen --target {}: latency (ns) by the second of the window each "
+                  "message was sent in (open loop: due)",
+                  config.target_text));
+  if (!report.measured) return out.str();
+  constexpr std::int64_t kSecond = 1'000'000'000;
+  const std::int64_t window_ns = std::llround(report.measured->window.seconds * 1e9);
+  std::size_t count = static_cast<std::size_t>((window_ns + kSecond - 1) / kSecond);
+  // Never drop a recorded second (every sample counted once, in the report and here).
+  for (std::size_t k = count; k < latency.seconds.size(); ++k) {
+    if (latency.seconds[k].count() > 0) count = k + 1;
+  }
+  count = std::min(count, latency.seconds.size());
+  for (std::size_t k = 0; k < count; ++k) {
+    const std::int64_t start_ns = static_cast<std::int64_t>(k) * kSecond;
+    const std::int64_t length_ns = std::clamp<std::int64_t>(window_ns - start_ns, 1, kSecond);
+    writer.write_interval(static_cast<double>(start_ns) / 1e9, static_cast<double>(length_ns) / 1e9,
+                          latency.seconds[k]);
+  }
+  return out.str();
+}
+
 // Writes every requested output; one that fails is said on stderr (path and errno) and does not
 // stop the others. Returns whether all were written.
-bool write_outputs(const LoadgenConfig& config, const LoadgenReport& report) {
+bool write_outputs(const LoadgenConfig& config, const LoadgenReport& report,
+                   const IntervalLatency& latency = {}) {
   bool all = true;
   const auto write = [&](const std::optional<OutputPath>& output, const auto& content) {
     if (!output) return;
@@ -202,14 +249,18 @@ bool write_outputs(const LoadgenConfig& config, const LoadgenReport& report) {
   write(config.json, [&] { return nlohmann::json(report).dump(2) + "\n"; });
   write(config.csv, [&] { return loadgen_csv_header() + loadgen_csv_row(report); });
   // No histogram (no window): an empty distribution, so that the file is still readable.
-  write(config.hdr,
-        [&] { return report.histogram.value_or(LatencyHistogram{}).percentile_distribution(); });
+  write(config.hdr, [&] {
+    return report.histogram.value_or(LatencyHistogram{})
+        .percentile_distribution(config.hdr_unit_ratio);
+  });
+  write(config.hlog, [&] { return hlog_text(config, report, latency); });
   return all;
 }
 
 // The report is written; a failed write turns a clean exit into 1.
-int finish_run(const LoadgenConfig& config, const LoadgenReport& report) {
-  const bool written = write_outputs(config, report);
+int finish_run(const LoadgenConfig& config, const LoadgenReport& report,
+               const IntervalLatency& latency = {}) {
+  const bool written = write_outputs(config, report, latency);
   const int code = exit_code(config, report.status);
   return code == 0 && !written ? 1 : code;
 }
@@ -243,9 +294,18 @@ Workers make_workers(const LoadgenConfig& config, const std::vector<int>& active
     plan.busy_poll = config.busy_poll;
     plan.report_progress = report_progress;
     if (!config.cpus.empty()) plan.cpu = config.cpus[t % config.cpus.size()];
+    plan.interval_count = config.hlog_intervals();
     workers.push_back(std::make_unique<Worker>(std::move(plan)));
   }
   return workers;
+}
+
+// The wall-clock time (seconds since the epoch) of a CLOCK_MONOTONIC instant.
+double unix_seconds_at(std::int64_t monotonic) {
+  const std::int64_t wall_now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                    std::chrono::system_clock::now().time_since_epoch())
+                                    .count();
+  return static_cast<double>(wall_now - monotonic_ns() + monotonic) / 1e9;
 }
 
 // The clock starts once every worker exists (registering many connections takes time) and
@@ -391,9 +451,12 @@ int run_loadgen(const LoadgenConfig& config) {
 
   const Workers workers = make_workers(config, opened.active.fds, progress.enabled());
   const Schedule schedule = make_schedule(config, report.problems);
+  IntervalLatency interval_latency;
+  interval_latency.window_start_unix_s = unix_seconds_at(schedule.measure_start_ns);
   run_workers(config, schedule, workers, progress, opened);
   progress.done();
   const bool interrupted = stop_requested().load();
+  if (config.hlog) interval_latency.seconds = merge_intervals(workers);
 
   const WorkerTotals totals = merge_workers(config, workers);
   record_results(report, config, totals,
@@ -402,7 +465,7 @@ int run_loadgen(const LoadgenConfig& config) {
                   .process_cpu_s = cpu_seconds(RUSAGE_SELF).total() - cpu_at_start,
                   .interrupted = interrupted});
   close_all(opened.idle.fds);
-  const int code = finish_run(config, report);
+  const int code = finish_run(config, report, interval_latency);
   if (!config.quiet) {
     const bool stdout_taken = std::any_of(
         config.outputs().begin(), config.outputs().end(),

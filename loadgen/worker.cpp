@@ -19,6 +19,7 @@ namespace muxbench {
 namespace {
 
 constexpr std::int64_t kMillisecond = 1'000'000;
+constexpr std::int64_t kSecondNs = 1'000'000'000;  // --hlog intervals
 constexpr std::size_t kReceiveBufferSize = 256 * 1024;
 // Open loop: one send call carries at most this much of one connection's backlog, and one loop
 // iteration sends at most kCallBudgetBytes over all connections, so the loop comes back to the
@@ -62,7 +63,10 @@ struct Worker::Connection {
 };
 
 Worker::Worker(WorkerPlan plan)
-    : plan_(std::move(plan)), format_(plan_.message_size), receive_buffer_(kReceiveBufferSize) {
+    : plan_(std::move(plan)),
+      format_(plan_.message_size),
+      receive_buffer_(kReceiveBufferSize),
+      interval_latency_(plan_.interval_count) {
   for (std::size_t i = 0; i < plan_.connections.size(); ++i) {
     Connection& c = connections_.emplace_back();
     c.fd = plan_.connections[i].fd;
@@ -454,7 +458,10 @@ bool Worker::complete(Connection& c, const char* data, std::int64_t now) {
   // Latency belongs to the window its message was sent (open loop: due) in, so an echo that comes
   // back late, during the drain, still counts: dropping it would hide exactly the slow ones.
   if (sent.sent_ns >= s.measure_start_ns && sent.sent_ns < s.measure_end_ns) {
-    result_.latency.record(static_cast<std::uint64_t>(now - sent.sent_ns));
+    const auto latency = static_cast<std::uint64_t>(now - sent.sent_ns);
+    result_.latency.record(latency);
+    const auto second = static_cast<std::size_t>((sent.sent_ns - s.measure_start_ns) / kSecondNs);
+    if (second < interval_latency_.size()) interval_latency_[second].record(latency);
   }
   if (now >= s.measure_start_ns && now < s.measure_end_ns) ++result_.window_messages;
   return !plan_.rate && now < s.measure_end_ns;

@@ -42,6 +42,9 @@ struct WorkerPlan {
   bool busy_poll = false;
   bool report_progress = false;  // a progress line reads the counters and p99 twice a second
   std::optional<int> cpu;
+  // --hlog: one latency histogram per second of the window (by send, open loop due, time), made
+  // when the worker is (never inside the window); 0: none.
+  std::size_t interval_count = 0;
 };
 
 struct WorkerResult {
@@ -84,6 +87,9 @@ class Worker {
   // recorded in result().error.
   void run(const Schedule& schedule, const std::atomic<bool>& stop);
   const WorkerResult& result() const { return result_; }
+  // Second k of the window: the latency of the messages sent (open loop: due) in [k s, k+1 s)
+  // after its start, interval_count of them (empty unless the plan asked for them).
+  const std::vector<LatencyHistogram>& interval_latency() const { return interval_latency_; }
 
   // Read by the progress line while the worker runs.
   std::atomic<std::uint64_t> progress_received{0};
@@ -128,6 +134,7 @@ class Worker {
   std::vector<char> receive_buffer_;
   int epoll_fd_ = -1;
   WorkerResult result_;
+  std::vector<LatencyHistogram> interval_latency_;
   std::uint64_t in_flight_total_ = 0;
   // Open loop: this worker's sends, in time order, are numbered; index i goes to connection
   // i % n as its (i / n)-th message. Every index below the cursor has fallen due. A connection

@@ -265,6 +265,9 @@ struct LoadgenReport {
   ConnectionsRecord connections;
   std::optional<Measurement> measured;        // absent: the connections never all opened
   std::optional<LatencyHistogram> histogram;  // with measured (not kept in a merged report)
+  // "histogram"."hdr_v2": the histogram in HdrHistogram's V2 compressed encoding, base64
+  // (hdr::encode_v2_base64), beside the buckets; absent in reports written before it.
+  std::optional<std::string> hdr_v2;
   LoadgenStatus status = LoadgenStatus::ok;
   std::vector<std::string> problems;
   std::optional<StatusCriteria> criteria;  // absent in reports written before it
@@ -296,7 +299,10 @@ nlohmann::json report_json(const Report& r, const char* kind) {
                       {"status", r.status},
                       {"problems", r.problems}};
   if (r.measured) j.update(nlohmann::json(*r.measured));
-  if (r.histogram) j["histogram"] = *r.histogram;
+  if (r.histogram) {
+    j["histogram"] = *r.histogram;
+    if (r.hdr_v2) j["histogram"]["hdr_v2"] = *r.hdr_v2;
+  }
   if (r.criteria) j["criteria"] = *r.criteria;
   return j;
 }
@@ -312,7 +318,11 @@ void read_report_json(const nlohmann::json& j, const char* kind, Report& r) {
   r.measured.reset();
   if (j.contains("throughput")) r.measured = j.get<typename decltype(r.measured)::value_type>();
   r.histogram.reset();
-  if (j.contains("histogram")) r.histogram = j.at("histogram").get<LatencyHistogram>();
+  r.hdr_v2.reset();
+  if (j.contains("histogram")) {
+    r.histogram = j.at("histogram").get<LatencyHistogram>();
+    read_optional(j.at("histogram"), "hdr_v2", r.hdr_v2);
+  }
   read_optional(j, "criteria", r.criteria);
 }
 

@@ -125,10 +125,13 @@ struct MergedReport {
   MergedConnections connections;
   std::optional<MergedMeasurement> measured;  // absent when no generator measured
   std::optional<LatencyHistogram> histogram;  // with measured: all generators' samples
-  LoadgenStatus status = LoadgenStatus::ok;   // the generators' strongest (status_precedence)
-  std::vector<std::string> problems;          // "generator 2 (HOST:PORT): ..."
-  std::vector<LoadgenReport> generators;      // without their histograms
-  std::optional<StatusCriteria> criteria;     // the first generator's
+  // The merged histogram re-encoded (HdrHistogram V2, base64) when some generator's report carried
+  // one; absent when none did (a merge of reports written before it stays as it was written).
+  std::optional<std::string> hdr_v2;
+  LoadgenStatus status = LoadgenStatus::ok;  // the generators' strongest (status_precedence)
+  std::vector<std::string> problems;         // "generator 2 (HOST:PORT): ..."
+  std::vector<LoadgenReport> generators;     // without their histograms (hdr_v2 too)
+  std::optional<StatusCriteria> criteria;    // the first generator's
 };
 
 inline void to_json(nlohmann::json& j, const MergedReport& r) {

@@ -25,24 +25,11 @@ namespace muxbench::hdr {
 namespace {
 
 namespace fs = std::filesystem;
+using hdrtest::jar_path;
 using hdrtest::java_value;
+using hdrtest::on_path;
 
 constexpr auto kJavaTimeout = std::chrono::seconds(60);
-
-std::optional<std::string> on_path(const std::string& program) {
-  const char* path = std::getenv("PATH");
-  std::istringstream dirs(path != nullptr ? path : "/usr/bin:/bin");
-  for (std::string dir; std::getline(dirs, dir, ':');) {
-    const fs::path candidate = fs::path(dir) / program;
-    if (::access(candidate.c_str(), X_OK) == 0) return candidate.string();
-  }
-  return std::nullopt;
-}
-
-std::string jar_path() {
-  const char* jar = std::getenv("MUXBENCH_HDRHISTOGRAM_JAR");
-  return jar != nullptr ? jar : "/usr/share/java/hdrhistogram.jar";  // libhdrhistogram-java
-}
 
 class ScratchDir {
  public:
@@ -147,9 +134,9 @@ TEST_F(JavaInterop, HistogramLogProcessorReadsOurLogWithOurPercentiles) {
   run({*java_, "-cp", jar_path(), "org.HdrHistogram.HistogramLogProcessor", "-i", hlog.string(),
        "-o", out.string(), "-outputValueUnitRatio", "1000"});
 
-  // The overall distribution (.hgrm): row for row our percentile_distribution, except where the
-  // conventions differ: HdrHistogram's last row and #[Max are the top of the max's bucket and its
-  // mean comes from bucket midpoints; ours are the exact max and mean.
+  // The overall distribution (.hgrm): row for row our percentile_distribution, the last row and
+  // #[Max too (both the top of the max's bucket), except the mean: HdrHistogram's comes from bucket
+  // midpoints, ours is exact.
   std::vector<std::string> theirs;
   for (auto& line : lines_of(out.string() + ".hgrm")) {
     if (!line.starts_with("#[Overall") && !line.starts_with("#[StartTime")) theirs.push_back(line);
@@ -174,6 +161,7 @@ TEST_F(JavaInterop, HistogramLogProcessorReadsOurLogWithOurPercentiles) {
   EXPECT_EQ(their_count, total.count());
   EXPECT_EQ(our_count, total.count());
   EXPECT_EQ(ns_of(their_value), java_value(total.max()));
+  EXPECT_EQ(our_value, their_value) << "java: " << theirs[last_row] << "\nours: " << ours[last_row];
   double their_mean = 0, their_max = 0;
   unsigned long long their_total = 0;
   ASSERT_EQ(std::sscanf(theirs[last_row + 1].c_str(), "#[Mean = %lf", &their_mean), 1);
@@ -182,6 +170,7 @@ TEST_F(JavaInterop, HistogramLogProcessorReadsOurLogWithOurPercentiles) {
                         &their_total),
             2);
   EXPECT_EQ(ns_of(their_max), java_value(total.max()));
+  EXPECT_EQ(theirs[last_row + 2], ours[last_row + 2]);  // #[Max = ..., Total count = ...]
   EXPECT_EQ(their_total, total.count());
   EXPECT_EQ(theirs.back(), ours.back());  // #[Buckets = 26, SubBuckets = 2048]
 

@@ -1,15 +1,38 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <optional>
+#include <sstream>
+#include <string>
 
 #include "loadgen/histogram.hpp"
 #include "loadgen/hlog.hpp"
 
-// Shared by hdr_codec_test.cpp and hdr_interop_test.cpp.
+// Shared by hdr_codec_test.cpp, hdr_interop_test.cpp and the loadgen tests.
 namespace muxbench::hdr::hdrtest {
+
+// The reference implementation for interop tests: `program` (java, javac) on PATH, and Debian's
+// libhdrhistogram-java jar (MUXBENCH_HDRHISTOGRAM_JAR overrides its path).
+inline std::optional<std::string> on_path(const std::string& program) {
+  const char* path = std::getenv("PATH");
+  std::istringstream dirs(path != nullptr ? path : "/usr/bin:/bin");
+  for (std::string dir; std::getline(dirs, dir, ':');) {
+    const std::filesystem::path candidate = std::filesystem::path(dir) / program;
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate.string();
+  }
+  return std::nullopt;
+}
+
+inline std::string jar_path() {
+  const char* jar = std::getenv("MUXBENCH_HDRHISTOGRAM_JAR");
+  return jar != nullptr ? jar : "/usr/share/java/hdrhistogram.jar";  // libhdrhistogram-java
+}
 
 // What HdrHistogram reports for a value (getValueAtPercentile, getMaxValue, the percentile rows):
 // the highest value of its bucket.

@@ -4,7 +4,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <random>
+#include <sstream>
+#include <string>
 #include <vector>
 
 namespace muxbench {
@@ -136,9 +139,62 @@ TEST(LatencyHistogram, PercentileDistributionTextFollowsHdrHistogramsFormat) {
   EXPECT_EQ(text.rfind("       Value     Percentile TotalCount 1/(1-Percentile)\n\n", 0), 0u);
   EXPECT_NE(text.find("       1.000 0.000000000000          1           1.00\n"),
             std::string::npos);
-  EXPECT_NE(text.find("   10000.000 1.000000000000      10000\n"), std::string::npos) << text;
-  EXPECT_NE(text.find("#[Max     =    10000.000, Total count    =        10000]"),
+  // The maximum (10 ms) as HdrHistogram prints it: the top of its bucket, 10,002,431 ns.
+  EXPECT_NE(text.find("   10002.431 1.000000000000      10000\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("#[Max     =    10002.431, Total count    =        10000]"),
             std::string::npos);
+}
+
+// The value column of the percentile rows of a percentile_distribution text, in order.
+std::vector<double> row_values(const std::string& text) {
+  std::vector<double> values;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    double value = 0, percentile = 0;
+    if (!line.starts_with('#') && std::sscanf(line.c_str(), "%lf %lf", &value, &percentile) == 2) {
+      values.push_back(value);
+    }
+  }
+  return values;
+}
+
+// HdrHistogram's convention: the last row (percentile 1.0) and #[Max are the top of the max's
+// bucket, never below the row before it (an exact max would be, when it sits low in its bucket).
+TEST(LatencyHistogram, LastRowAndMaxAreNeverBelowTheRowBefore) {
+  for (const std::uint64_t max : std::initializer_list<std::uint64_t>{
+           2'047, 2'048, 1'000'001, 12'345'678, LatencyHistogram::kHighestTrackable}) {
+    LatencyHistogram histogram;
+    for (std::uint64_t v = 1; v <= 1'000; ++v) histogram.record(v);
+    histogram.record(max);
+    histogram.record(max);  // two samples in the max's bucket: a row before the last shows it
+    const std::string text = histogram.percentile_distribution(1000.0);
+    const std::vector<double> values = row_values(text);
+    ASSERT_GE(values.size(), 3u) << text;
+    SCOPED_TRACE(max);
+    EXPECT_TRUE(std::is_sorted(values.begin(), values.end())) << text;
+    const double top = static_cast<double>(LatencyHistogram::highest_equivalent(max)) / 1000.0;
+    EXPECT_NEAR(values.back(), top, 0.0005);
+    EXPECT_GE(values.back(), values[values.size() - 2]);
+    double printed_max = 0;
+    const auto at = text.find("#[Max     =");
+    ASSERT_NE(at, std::string::npos);
+    ASSERT_EQ(std::sscanf(text.c_str() + at, "#[Max = %lf", &printed_max), 1);
+    EXPECT_EQ(printed_max, values.back());
+  }
+}
+
+// --hdr-unit ms: the same rows, values divided by 1e6 instead of 1e3.
+TEST(LatencyHistogram, PercentileDistributionInMillisecondsDividesByAMillion) {
+  LatencyHistogram histogram;
+  for (std::uint64_t v = 1; v <= 10'000; ++v) histogram.record(v * 12'345);
+  const std::vector<double> us = row_values(histogram.percentile_distribution(1e3));
+  const std::vector<double> ms = row_values(histogram.percentile_distribution(1e6));
+  ASSERT_EQ(us.size(), ms.size());
+  for (std::size_t i = 0; i < us.size(); ++i) EXPECT_NEAR(ms[i], us[i] / 1000, 0.0005) << i;
+  const std::string text = histogram.percentile_distribution(1e6);
+  EXPECT_NE(text.find("#[Max     =      123.470, Total count    =        10000]"),
+            std::string::npos)
+      << text;  // 123,450,000 ns: top of its bucket 123,469,823 ns
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -340,6 +341,10 @@ TEST(LoadgenRefusals, BadOptionsAreRefusedWithOneLineBeforeAnyConnection) {
       {{"--json", "/proc/version"}, "--json"},
       {{"--csv", "/nonexistent/r.csv"}, "--csv"},
       {{"--hdr", "/tmp"}, "is a directory"},
+      {{"--hdr-unit", "s"}, "--hdr-unit"},
+      {{"--hlog", "/tmp"}, "is a directory"},
+      {{"--hlog", "-", "--hdr", "-"}, "both write"},
+      {{"--hlog", "/tmp/muxbench-unwritten.hlog", "--duration", "3h"}, "MiB of interval"},
       {{"--json", "-", "--csv", "-"}, "both write"},
   };
   for (const auto& [args, text] : cases) {
@@ -366,16 +371,17 @@ TEST(LoadgenRefusals, TwoOutputsToOneFileAreRefused) {
 TEST(LoadgenOutputs, DashIsStandardOutputForEveryOutput) {
   EchoServerProcess server("epoll-lt");
   TempDir dir;
-  for (const char* option : {"--csv", "--hdr", "--json"}) {
+  for (const char* option : {"--csv", "--hdr", "--json", "--hlog"}) {
     const auto result =
         run_command({loadgen_path(), "--target", "127.0.0.1:" + std::to_string(server.port()),
                      "--duration", "200ms", "--warmup", "0s", "--quiet", option, "-"},
                     30s);
     EXPECT_EQ(result.exit_code, 0) << option << result.err;
     EXPECT_FALSE(fs::exists("-")) << option << " wrote a file named '-'";
-    const std::string expected = std::string(option) == "--csv"   ? "timestamp_utc,"
-                                 : std::string(option) == "--hdr" ? "       Value"
-                                                                  : "{";
+    const std::string expected = std::string(option) == "--csv"    ? "timestamp_utc,"
+                                 : std::string(option) == "--hdr"  ? "       Value"
+                                 : std::string(option) == "--hlog" ? "#muxbench loadgen"
+                                                                   : "{";
     EXPECT_EQ(result.out.rfind(expected, 0), 0u) << option << ": " << result.out.substr(0, 80);
   }
 }
@@ -430,6 +436,26 @@ TEST(LoadgenMergeCli, TheSameReportTwiceIsRefusedUnlessForced) {
   EXPECT_TRUE(mentions(m["problems"], "merged with --force")) << m["problems"];
   EXPECT_EQ(m["generators"].size(), 2u);
   expect_strict_json(merged);
+}
+
+// --hdr-unit on loadgen-merge too: the merged text in ms is the µs one divided by 1000.
+TEST(LoadgenMergeCli, HdrUnitMillisecondsDividesByAMillion) {
+  const auto open = fixture("report_open.json");
+  const auto us = run_command({merge_path(), open, "--quiet", "--hdr", "-"}, 30s);
+  const auto ms =
+      run_command({merge_path(), open, "--quiet", "--hdr", "-", "--hdr-unit", "ms"}, 30s);
+  ASSERT_EQ(us.exit_code, 0) << us.err;
+  ASSERT_EQ(ms.exit_code, 0) << ms.err;
+  const auto max_of = [](const std::string& text) {
+    double max = 0;
+    const auto at = text.find("#[Max");
+    EXPECT_NE(at, std::string::npos) << text;
+    EXPECT_EQ(std::sscanf(text.c_str() + at, "#[Max = %lf", &max), 1) << text;
+    return max;
+  };
+  EXPECT_GT(max_of(us.out), 0);
+  EXPECT_NEAR(max_of(ms.out), max_of(us.out) / 1000, 0.0005);
+  expect_usage_error(merge_path(), {open, "--hdr-unit", "s"}, "--hdr-unit");
 }
 
 TEST(LoadgenMergeCli, ReportsOfDifferentMeasurementsAreRefusedNamingTheField) {

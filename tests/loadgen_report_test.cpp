@@ -8,9 +8,11 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "loadgen/hdr_codec.hpp"
 #include "loadgen/merge.hpp"
 #include "loadgen/report.hpp"
 #include "model/merged_report.hpp"
+#include "tests/hdr_test_support.hpp"
 
 namespace muxbench {
 namespace {
@@ -161,6 +163,48 @@ TEST(LoadgenReportModel, NewSectionsRoundTripAndAreAbsentWhenUnknown) {
   const std::string row = loadgen_csv_row(report);
   const std::string tail = ",1400.0,0.3,5000000\n";
   EXPECT_EQ(row.substr(row.size() - tail.size()), tail) << row;
+}
+
+// "histogram"."hdr_v2": HdrHistogram's V2 encoding of the same histogram, beside the buckets;
+// absent in reports written before it (they still write back byte for byte, above).
+TEST(LoadgenReportModel, HdrV2IsTheSameHistogramBesideTheBuckets) {
+  auto report = fixture("report_open.json").get<LoadgenReport>();
+  ASSERT_TRUE(report.histogram);
+  EXPECT_FALSE(report.hdr_v2) << "a report from before the field";
+  EXPECT_FALSE(Json(report)["histogram"].contains("hdr_v2"));
+  report.hdr_v2 = hdr::encode_v2_base64(*report.histogram);
+  expect_round_trip(report);
+  const Json written = report;
+  ASSERT_TRUE(written["histogram"]["hdr_v2"].is_string());
+  EXPECT_EQ(written["histogram"]["hdr_v2"], *report.hdr_v2);
+  const auto read = written.get<LoadgenReport>();
+  ASSERT_TRUE(read.histogram && read.hdr_v2);
+  EXPECT_EQ(*read.histogram, *report.histogram) << "the buckets are unchanged";
+  hdr::hdrtest::expect_same_buckets(hdr::decode_v2_base64(*read.hdr_v2), *read.histogram);
+}
+
+// A merge re-encodes its merged histogram when a generator's report carried hdr_v2; the
+// generators kept under "generators" carry neither.
+TEST(LoadgenMerge, ReencodesTheMergedHistogram) {
+  auto a = fixture("report_open.json").get<LoadgenReport>();
+  auto b = a;
+  b.histogram->record(123'456'789);
+  a.hdr_v2 = hdr::encode_v2_base64(*a.histogram);
+  b.hdr_v2 = hdr::encode_v2_base64(*b.histogram);
+  const MergedReport merged = merge_reports(std::vector{a, b});
+  ASSERT_TRUE(merged.histogram && merged.hdr_v2);
+  EXPECT_EQ(merged.histogram->count(), a.histogram->count() + b.histogram->count());
+  hdr::hdrtest::expect_same_buckets(hdr::decode_v2_base64(*merged.hdr_v2), *merged.histogram);
+  for (const auto& generator : merged.generators) {
+    EXPECT_FALSE(generator.histogram);
+    EXPECT_FALSE(generator.hdr_v2);
+  }
+  const Json written = merged;
+  EXPECT_EQ(written["histogram"]["hdr_v2"], *merged.hdr_v2);
+  expect_round_trip(merged);
+  a.hdr_v2.reset();
+  b.hdr_v2.reset();
+  EXPECT_FALSE(merge_reports(std::vector{a, b}).hdr_v2) << "none carried one: none re-encoded";
 }
 
 TEST(LoadgenReportModel, StatusPrecedence) {

@@ -1,14 +1,23 @@
 // loadgen end to end: against every backend, against broken servers, and at its limits.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <thread>
 
+#include "loadgen/hdr_codec.hpp"
+#include "loadgen/histogram.hpp"
+#include "loadgen/hlog.hpp"
 #include "tests/backends.hpp"
+#include "tests/hdr_test_support.hpp"
 #include "tests/support/loadgen_runner.hpp"
 #include "tests/support/usage.hpp"
 
@@ -16,6 +25,7 @@ namespace muxbench::testing {
 namespace {
 
 using namespace std::chrono_literals;
+namespace fs = std::filesystem;
 
 std::string explain(const LoadgenRun& run) {
   return "status: " + run.report.value("status", nlohmann::json()).dump() +
@@ -202,6 +212,11 @@ TEST(Loadgen, ReportsFollowTheSchema) {
     EXPECT_TRUE(r["environment"].contains(key)) << key;
   }
   EXPECT_EQ(r["histogram"]["count"], r["latency_ns"]["count"]);
+  // The same histogram in HdrHistogram's V2 encoding, beside the buckets.
+  ASSERT_TRUE(r["histogram"]["hdr_v2"].is_string());
+  hdr::hdrtest::expect_same_buckets(
+      hdr::decode_v2_base64(r["histogram"]["hdr_v2"].get<std::string>()),
+      LatencyHistogram::decode(r["histogram"]));
   EXPECT_EQ(r["generator"]["bound"].is_boolean(), true);
 
   // CSV: a header and one row with the same number of cells.
@@ -225,6 +240,157 @@ TEST(Loadgen, WritesHdrPercentileDistribution) {
   std::string first;
   std::getline(in, first);
   EXPECT_EQ(first, "       Value     Percentile TotalCount 1/(1-Percentile)");
+}
+
+// --hdr-unit ms: the same text in milliseconds; #[Max is the report's max (the top of its bucket).
+TEST(Loadgen, HdrUnitMillisecondsDividesByAMillion) {
+  EchoServerProcess server("epoll-lt");
+  TempDir dir;
+  const auto hdr = dir.path() / "latency.hdr";
+  const auto run = run_loadgen(server.port(), {"--duration", "300ms", "--warmup", "0s", "--quiet",
+                                               "--hdr", hdr.string(), "--hdr-unit", "ms"});
+  expect_clean(run, 0);
+  std::ifstream in(hdr);
+  std::stringstream text;
+  text << in.rdbuf();
+  const auto at = text.str().find("#[Max     =");
+  ASSERT_NE(at, std::string::npos) << text.str();
+  double max_ms = 0;
+  ASSERT_EQ(std::sscanf(text.str().c_str() + at, "#[Max = %lf", &max_ms), 1);
+  const auto max_ns = run.report["histogram"]["max"].get<std::uint64_t>();
+  EXPECT_NEAR(max_ms, static_cast<double>(LatencyHistogram::highest_equivalent(max_ns)) / 1e6,
+              0.0005);
+}
+
+// --hlog: one interval per second of the window (the last one shorter), starts relative to the
+// window's start; every sample of the report is in exactly one interval.
+TEST(Loadgen, HlogHasOneIntervalPerSecondHoldingEverySampleOfTheReport) {
+  EchoServerProcess server("epoll-lt");
+  TempDir dir;
+  const auto hlog = dir.path() / "latency.hlog";
+  const double before = static_cast<double>(std::time(nullptr));
+  const auto run =
+      run_loadgen(server.port(), {"--duration", "2500ms", "--warmup", "100ms", "--active", "4",
+                                  "--threads", "2", "--quiet", "--hlog", hlog.string()});
+  expect_clean(run, 0);
+  std::ifstream in(hlog);
+  const hdr::Hlog log = hdr::read_hlog(in);
+  ASSERT_TRUE(log.start_time_s);
+  EXPECT_GE(*log.start_time_s, before);
+  EXPECT_LE(*log.start_time_s, before + 30);
+  EXPECT_EQ(log.base_time_s, *log.start_time_s);
+  ASSERT_EQ(log.intervals.size(), 3u);
+  const double lengths[] = {1.0, 1.0, 0.5};
+  LatencyHistogram all;
+  std::uint64_t counted = 0;
+  for (std::size_t k = 0; k < log.intervals.size(); ++k) {
+    const hdr::HlogInterval& interval = log.intervals[k];
+    EXPECT_EQ(interval.start_s, static_cast<double>(k));
+    EXPECT_NEAR(interval.length_s, lengths[k], 0.0015) << k;
+    EXPECT_GT(interval.histogram.count(), 0u) << "second " << k << " has samples";
+    EXPECT_NEAR(
+        interval.max,
+        static_cast<double>(LatencyHistogram::highest_equivalent(interval.histogram.max())) / 1e6,
+        0.0005);
+    counted += interval.histogram.count();
+    all.merge(interval.histogram);
+  }
+  EXPECT_EQ(counted, run.report["latency_ns"]["count"].get<std::uint64_t>());
+  hdr::hdrtest::expect_same_buckets(all, LatencyHistogram::decode(run.report["histogram"]));
+}
+
+// An open loop attributes each sample to its intended send time: the same sum.
+TEST(Loadgen, HlogOfAnOpenLoopHoldsEverySampleOfTheReport) {
+  EchoServerProcess server("epoll-lt");
+  TempDir dir;
+  const auto hlog = dir.path() / "latency.hlog";
+  const auto run =
+      run_loadgen(server.port(), {"--duration", "1200ms", "--warmup", "100ms", "--rate", "2000",
+                                  kLenientLateness, "--quiet", "--hlog", hlog.string()});
+  expect_clean(run, 0);
+  std::ifstream in(hlog);
+  const hdr::Hlog log = hdr::read_hlog(in);
+  ASSERT_EQ(log.intervals.size(), 2u);
+  EXPECT_NEAR(log.intervals[1].length_s, 0.2, 0.0015);
+  EXPECT_EQ(log.intervals[0].histogram.count() + log.intervals[1].histogram.count(),
+            run.report["latency_ns"]["count"].get<std::uint64_t>());
+}
+
+// The reference implementation reads loadgen's .hlog: HistogramLogProcessor's overall
+// distribution has the report's count and is, row for row, loadgen's own --hdr text of the same
+// run (but the mean: HdrHistogram's comes from bucket midpoints); its intervals sum to the count.
+TEST(Loadgen, HistogramLogProcessorReadsTheHlogWithTheReportsPercentiles) {
+  const auto java = hdr::hdrtest::on_path("java");
+  if (!java) GTEST_SKIP() << "no java on PATH (Debian: default-jre-headless)";
+  if (!fs::exists(hdr::hdrtest::jar_path())) {
+    GTEST_SKIP() << hdr::hdrtest::jar_path() << " is absent (Debian: libhdrhistogram-java)";
+  }
+  EchoServerProcess server("epoll-lt");
+  TempDir dir;
+  const auto hlog = dir.path() / "latency.hlog";
+  const auto hdr_text = dir.path() / "latency.hdr";
+  const auto run =
+      run_loadgen(server.port(), {"--duration", "2200ms", "--warmup", "100ms", "--quiet", "--hlog",
+                                  hlog.string(), "--hdr", hdr_text.string()});
+  expect_clean(run, 0);
+  const auto processed = dir.path() / "processed";
+  const CommandResult java_run =
+      run_command({*java, "-cp", hdr::hdrtest::jar_path(), "org.HdrHistogram.HistogramLogProcessor",
+                   "-i", hlog.string(), "-o", processed.string(), "-outputValueUnitRatio", "1000"},
+                  60s);
+  ASSERT_EQ(java_run.exit_code, 0) << java_run.out << java_run.err;
+  const auto count = run.report["latency_ns"]["count"].get<std::uint64_t>();
+
+  const auto lines_of = [](const fs::path& file) {
+    std::ifstream in(file);
+    std::vector<std::string> lines;
+    for (std::string line; std::getline(in, line);) lines.push_back(line);
+    return lines;
+  };
+  std::vector<std::string> theirs;
+  for (auto& line : lines_of(processed.string() + ".hgrm")) {
+    if (!line.starts_with("#[Overall") && !line.starts_with("#[StartTime")) theirs.push_back(line);
+  }
+  const std::vector<std::string> ours = lines_of(hdr_text);
+  ASSERT_EQ(theirs.size(), ours.size()) << ::testing::PrintToString(theirs);
+  ASSERT_GT(ours.size(), 6u);
+  for (std::size_t i = 0; i < ours.size(); ++i) {
+    if (ours[i].starts_with("#[Mean")) continue;
+    char their_value[32] = "", our_value[32] = "";
+    unsigned long long their_count = 0, our_count = 0;
+    double p = 0;
+    if (std::sscanf(ours[i].c_str(), "%31s %lf %llu", our_value, &p, &our_count) == 3) {
+      ASSERT_EQ(std::sscanf(theirs[i].c_str(), "%31s %lf %llu", their_value, &p, &their_count), 3)
+          << theirs[i];
+      EXPECT_STREQ(their_value, our_value) << "java: " << theirs[i] << "\nours: " << ours[i];
+      EXPECT_EQ(their_count, our_count) << "java: " << theirs[i] << "\nours: " << ours[i];
+    } else {
+      EXPECT_EQ(theirs[i], ours[i]);  // titles, #[Max = ..., Total count = ...], #[Buckets
+    }
+  }
+  EXPECT_NE(std::find(ours.begin(), ours.end(),
+                      fmt::format("#[Max     = {:12.3f}, Total count    = {:12d}]",
+                                  static_cast<double>(LatencyHistogram::highest_equivalent(
+                                      run.report["latency_ns"]["max"].get<std::uint64_t>())) /
+                                      1000,
+                                  count)),
+            ours.end());
+
+  std::uint64_t interval_sum = 0, last_total = 0;
+  int intervals = 0;
+  for (const auto& line : lines_of(processed)) {
+    double time = 0;
+    unsigned long long interval_count = 0;
+    if (std::sscanf(line.c_str(), "%lf: I:%llu", &time, &interval_count) != 2) continue;
+    interval_sum += interval_count;
+    const auto at = line.find("T:");
+    ASSERT_NE(at, std::string::npos) << line;
+    last_total = std::stoull(line.substr(at + 2));
+    ++intervals;
+  }
+  EXPECT_EQ(intervals, 3);
+  EXPECT_EQ(interval_sum, count);
+  EXPECT_EQ(last_total, count);
 }
 
 TEST(Loadgen, InterruptStillWritesAReportMarkedInterrupted) {
