@@ -228,6 +228,9 @@ GeneratorOutcome run_local_generator(const PointSpec& point, const SweepConfig& 
       "--json",      report_path.string()};
   for (const pid_t pid : signal_pids)
     argv.insert(argv.end(), {"--signal-pid", std::to_string(pid)});
+  // Latency over the window, one HdrHistogram interval per second (stalls, drift).
+  auto hlog = report_path;
+  argv.insert(argv.end(), {"--hlog", hlog.replace_extension().replace_extension(".hlog").string()});
   const auto args = load_args(point, config, point.idle, config.active, config.rate);
   argv.insert(argv.end(), args.begin(), args.end());
   SpawnOptions options;
