@@ -7,6 +7,9 @@ Reads sweep.json (and micro.json when present) and writes PNG and SVG files:
   events_per_wait   closed loop: events returned per wait call vs descriptors (ready descriptors;
                     for the uring backend, completions)
   latency-<series>  open loop: p50 and p99 latency vs descriptors, one chart per open series
+  percentiles-<series>  open loop: latency by percentile (HdrHistogram's spectrum, log
+                    percentile axis), one line per backend at the smallest and the largest idle
+                    count, from the points' histograms (repeats merged exactly)
   wait_cost         wait-bench: one wait call vs registered descriptors (log-log)
 The backends (their order, hence their colours) come from `echo-server --list-backends --json`;
 a wait-bench variant of a backend (epoll-et-rearm) takes a colour of its own.
@@ -18,6 +21,7 @@ import json
 import os
 import re
 import shutil
+import tarfile
 import subprocess
 import sys
 
@@ -237,6 +241,15 @@ def chart_closed(sweep, styles, out_dir, name, metric, ylabel, title, log_y, sca
     finish(fig, ax, sweep, out_dir, name, joined(note, left_out(sweep, series["name"])))
 
 
+def nothing_to_plot(sweep, series, out_dir, name):
+    """Every point of the series failed or was overloaded: say so where the chart would be."""
+    fig, ax = plt.subplots(figsize=(11, 5))
+    ax.axis("off")
+    ax.text(0.5, 0.5, f"No point of {series['name']} measured ok: nothing to plot.",
+            ha="center", va="center", fontsize=12)
+    finish(fig, ax, sweep, out_dir, name, left_out(sweep, series["name"]))
+
+
 def chart_latency(sweep, styles, out_dir):
     for series in sweep["config"]["series"]:
         if series["load"] != "open":
@@ -244,13 +257,7 @@ def chart_latency(sweep, styles, out_dir):
         p50 = series_rows(sweep, series["name"], "latency_p50_ns")
         p99 = series_rows(sweep, series["name"], "latency_p99_ns")
         if not p50:
-            # Every point of the series failed or was overloaded: say so where the chart would be.
-            fig, ax = plt.subplots(figsize=(11, 5))
-            ax.axis("off")
-            ax.text(0.5, 0.5, f"No point of {series['name']} measured ok: nothing to plot.",
-                    ha="center", va="center", fontsize=12)
-            finish(fig, ax, sweep, out_dir, f"latency-{series['name']}",
-                   left_out(sweep, series["name"]))
+            nothing_to_plot(sweep, series, out_dir, f"latency-{series['name']}")
             continue
         n = repeats(sweep)
         fig, axes = plt.subplots(1, 2, figsize=(11, 5), sharey=True)
@@ -275,6 +282,94 @@ def chart_latency(sweep, styles, out_dir):
                      "run to run; a full run repeats every point.")
         finish(fig, axes[1], sweep, out_dir, f"latency-{series['name']}",
                joined(note, left_out(sweep, series["name"])))
+
+
+def point_reports(out_dir):
+    """{point id: loadgen report} from points/ (or the points.tar.xz a committed run keeps)."""
+    reports = {}
+    points = os.path.join(out_dir, "points")
+    if os.path.isdir(points):
+        for name in os.listdir(points):
+            if name.endswith(".loadgen.json"):
+                try:
+                    with open(os.path.join(points, name)) as f:
+                        reports[name[:-len(".loadgen.json")]] = json.load(f)
+                except (OSError, ValueError):
+                    pass
+        return reports
+    packed = os.path.join(out_dir, "points.tar.xz")
+    if os.path.exists(packed):
+        with tarfile.open(packed) as tar:
+            for member in tar.getmembers():
+                name = os.path.basename(member.name)
+                if member.isfile() and name.endswith(".loadgen.json"):
+                    try:
+                        reports[name[:-len(".loadgen.json")]] = json.load(tar.extractfile(member))
+                    except ValueError:
+                        pass
+    return reports
+
+
+def spectrum(buckets):
+    """(x, latency ns) steps of a histogram's percentile spectrum, x = 1 / (1 - percentile)."""
+    total = sum(count for _, count in buckets)
+    xs, ys, seen = [], [], 0
+    for value, count in sorted(buckets):
+        xs.append(1.0 / (1.0 - seen / total))
+        ys.append(value)
+        seen += count
+        if seen < total:
+            xs.append(1.0 / (1.0 - seen / total))
+            ys.append(value)
+    return xs, ys
+
+
+def chart_percentiles(sweep, styles, out_dir):
+    """Latency by percentile per open series: one line per backend at the smallest and the
+    largest idle count measured ok, each from the exactly merged histograms of its repeats."""
+    reports = point_reports(out_dir)
+    for series in sweep["config"]["series"]:
+        if series["load"] != "open":
+            continue
+        ok = [p for p in sweep["points"] if p["series"] == series["name"] and p["status"] == "ok"
+              and p["id"] in reports and reports[p["id"]].get("histogram")]
+        if not ok:
+            nothing_to_plot(sweep, series, out_dir, f"percentiles-{series['name']}")
+            continue
+        idles = sorted({p["idle"] for p in ok})
+        chosen = sorted({idles[0], idles[-1]})
+        fig, axes = plt.subplots(1, len(chosen), figsize=(6 * len(chosen), 5), sharey=True,
+                                 squeeze=False)
+        for ax, idle in zip(axes[0], chosen):
+            merged = {}
+            for p in ok:
+                if p["idle"] != idle:
+                    continue
+                counts = merged.setdefault(p["backend"], {})
+                for value, count in reports[p["id"]]["histogram"]["buckets"]:
+                    counts[value] = counts.get(value, 0) + count
+            for backend in styles.order:
+                if backend not in merged:
+                    continue
+                xs, ys = spectrum(list(merged[backend].items()))
+                ax.plot(xs, [y / 1e3 for y in ys], color=styles.colour(backend), linewidth=1.4,
+                        label=backend)
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ticks = [1, 2, 10, 100, 1000, 10000, 100000]
+            ax.set_xticks(ticks)
+            ax.set_xticklabels(["0%", "50%", "90%", "99%", "99.9%", "99.99%", "99.999%"],
+                               fontsize=8)
+            ax.set_xlabel("percentile")
+            ax.set_title(f"{idle} idle connections", fontsize=10)
+            ax.grid(True, which="major", alpha=0.35)
+        axes[0][0].set_ylabel("round-trip latency (µs, log scale)")
+        axes[0][0].legend(fontsize=8)
+        fig.suptitle(f"Latency by percentile: {describe(series, sweep['config'])}", fontsize=10)
+        finish(fig, axes[0][-1], sweep, out_dir, f"percentiles-{series['name']}",
+               joined("Each line: every message of the backend's runs at that idle count, "
+                      "from intended send time (coordinated omission corrected).",
+                      left_out(sweep, series["name"])))
 
 
 def read_micro(out_dir):
@@ -358,6 +453,7 @@ def main():
                  "events per wait call\n(ready descriptors; completions for uring)",
                  "Events per wake-up (Asio hides its wait calls)", log_y=False)
     chart_latency(sweep, styles, out_dir)
+    chart_percentiles(sweep, styles, out_dir)
     chart_micro(sweep, styles, micro, out_dir)
     return 0
 

@@ -35,6 +35,9 @@ KNOWN_CHARTS = [
      "backend): above 1 the server is batching because it is busy."),
     ("latency-", "Latency at equal load",
      "Open loop at a fixed rate: p50 and p99 round-trip latency against the descriptors watched."),
+    ("percentiles-", "Latency by percentile",
+     "Open loop: every message's latency as HdrHistogram's percentile spectrum (log percentile "
+     "axis), one line per backend at the smallest and the largest idle count."),
     ("wait_cost", "One wait call (micro-benchmark)",
      "wait-bench: the time of one select/poll/epoll_wait/io_uring call with one ready descriptor, "
      "against the number registered."),

@@ -59,7 +59,8 @@ TEST(Sweep, TinyGridWritesEveryOutputAndCharts) {
   for (const char* file :
        {"env.json", "sweep.json", "sweep.csv", "micro.json", "micro.csv", "micro_table.md",
         "summary.md", "throughput.png", "throughput.svg", "cpu_per_message.png",
-        "events_per_wait.png", "latency-open-split-busy.png", "wait_cost.png"}) {
+        "events_per_wait.png", "latency-open-split-busy.png", "percentiles-open-split-busy.png",
+        "wait_cost.png"}) {
     ASSERT_TRUE(fs::exists(out / file)) << file << "\n" << result.err;
     EXPECT_GT(fs::file_size(out / file), 100u) << file;
   }
