@@ -174,8 +174,13 @@ TEST_P(EchoServerLimitsTest, NonReadingClientsAreHeldNearTheTotalBudgetAndLoseNo
   // Past the budget only connections below half an equal share read (read_gate): at worst they
   // add half the budget, and one read each.
   EXPECT_LE(most, kBudget + kBudget / 2 + kClients * kReadSize);
+#if !defined(__SANITIZE_ADDRESS__)
+  // Under AddressSanitizer freed memory sits in its quarantine and RSS says little about what the
+  // server holds (52.7 MiB of growth with 16.6 MiB held, seen here); the server's own count above
+  // is the check there.
   EXPECT_LT(rss_growth, 2 * static_cast<std::int64_t>(kBudget))
       << "the server held far more than its budget";
+#endif
 
   // Meanwhile a client that reads its echo is served.
   fds_.push_back(connect_to(server.port()));
