@@ -13,7 +13,9 @@ trap 'rm -rf "$work"' EXIT
 cmake --install "$build" --prefix "$work/prefix" >/dev/null
 (cd "$build" && cpack -G DEB -B "$work/deb" >/dev/null)
 deb=$(ls "$work"/deb/*.deb)
-dpkg-deb --info "$deb" | grep -q "Depends:.*python3-matplotlib" || {
+# Read whole first: with pipefail, grep -q leaving early would fail dpkg-deb with SIGPIPE.
+info=$(dpkg-deb --info "$deb")
+grep -q "Depends:.*python3-matplotlib" <<<"$info" || {
   echo "install_test: $deb does not depend on python3-matplotlib" >&2
   exit 1
 }
