@@ -87,7 +87,7 @@ struct PointMeasurement {
   std::optional<std::uint64_t> idle_alive;
   double idle_open_seconds = 0;
   std::vector<std::string> problems;
-  std::optional<ServerWindow> server;  // null without two window snapshots
+  std::optional<ServerWindow> server;        // null without two window snapshots
   std::optional<ProcessWindow> server_proc;  // absent in runs made before it was measured
 };
 
