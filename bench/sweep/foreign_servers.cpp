@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "common/backend_table.hpp"
+#include "common/tcp_client.hpp"
 #include "common/usage_error.hpp"
 
 namespace muxbench {
@@ -40,23 +41,12 @@ std::optional<std::uint16_t> free_port() {
 }
 
 bool accepts_connections(std::uint16_t port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return false;
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = htons(port);
-  const bool connected = ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
-  ::close(fd);
-  return connected;
-}
-
-std::string replaced(std::string text, std::string_view placeholder, const std::string& value) {
-  for (auto at = text.find(placeholder); at != std::string::npos;
-       at = text.find(placeholder, at + value.size())) {
-    text.replace(at, placeholder.size(), value);
+  try {
+    ::close(connect_to(port));
+    return true;
+  } catch (const std::system_error&) {
+    return false;
   }
-  return text;
 }
 
 bool valid_name(std::string_view name) {
@@ -117,12 +107,13 @@ ForeignStart start_foreign_server(const ForeignServer& server, int cpu,
     start.reason = fmt::format("no free port for {}: {}", server.name, std::strerror(errno));
     return start;
   }
-  const std::string command = replaced(replaced(server.command, "{port}", std::to_string(*port)),
-                                       "{cpu}", std::to_string(cpu));
   SpawnOptions options;
   options.capture_stderr = true;
   try {
-    start.process.emplace(Subprocess::spawn({"/bin/sh", "-c", "exec " + command}, options));
+    start.process.emplace(Subprocess::spawn(
+        shell_command(server.command,
+                      {{"{port}", std::to_string(*port)}, {"{cpu}", std::to_string(cpu)}}),
+        options));
   } catch (const std::exception& e) {
     start.reason = fmt::format("cannot start {}: {}", server.name, e.what());
     return start;

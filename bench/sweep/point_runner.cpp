@@ -153,20 +153,6 @@ std::optional<int> wait_for(Subprocess& child, std::chrono::milliseconds timeout
   return std::nullopt;
 }
 
-// "sh -c 'exec TEMPLATE'" with the placeholders replaced: the template's program takes the
-// shell's place, so the pid held here is the program's (signals reach echo-server through
-// `ip netns exec`, which execs too).
-std::vector<std::string> shell_command(
-    std::string text, const std::vector<std::pair<std::string, std::string>>& values) {
-  for (const auto& [placeholder, value] : values) {
-    for (auto at = text.find(placeholder); at != std::string::npos;
-         at = text.find(placeholder, at + value.size())) {
-      text.replace(at, placeholder.size(), value);
-    }
-  }
-  return {"/bin/sh", "-c", "exec " + text};
-}
-
 std::string shell_join(const std::vector<std::string>& args) {
   std::string joined;
   for (const auto& arg : args) {
@@ -428,6 +414,20 @@ std::string with_prefix(std::string_view prefix, std::string text) {
 
 }  // namespace
 
+// "sh -c 'exec TEMPLATE'" with the placeholders replaced: the template's program takes the
+// shell's place, so the pid held here is the program's (signals reach echo-server through
+// `ip netns exec`, which execs too).
+std::vector<std::string> shell_command(
+    std::string text, const std::vector<std::pair<std::string, std::string>>& values) {
+  for (const auto& [placeholder, value] : values) {
+    for (auto at = text.find(placeholder); at != std::string::npos;
+         at = text.find(placeholder, at + value.size())) {
+      text.replace(at, placeholder.size(), value);
+    }
+  }
+  return {"/bin/sh", "-c", "exec " + text};
+}
+
 LoadgenFigures figures_of(const LoadgenReport& report) { return figures_from(report); }
 
 std::string server_end_text(const ServerEnd& end) {
@@ -606,17 +606,25 @@ PointRecord foreign_record(PointRecord record, const GeneratorOutcome& outcome,
   return record;
 }
 
+// The processes loadgen signals at its window's edges: echo-server (its snapshots) when the
+// server keeps them, and this sweep when a sampler, armed here, measures the server from outside.
+std::vector<pid_t> window_signals(WindowSampler* sampler, pid_t server, bool snapshots) {
+  std::vector<pid_t> pids;
+  if (snapshots) pids.push_back(server);
+  if (sampler) {
+    sampler->arm(server);
+    pids.push_back(::getpid());
+  }
+  return pids;
+}
+
 PointRecord run_foreign_point(PointRecord record, const ForeignServer& server,
                               const PointSpec& point, const SweepConfig& config, const Tools& tools,
                               const std::filesystem::path& points_dir,
                               const std::atomic<bool>& stop, WindowSampler* sampler) {
   auto start = start_foreign_server(server, config.server_cpu, 10s);
   if (!start.process) return ended(std::move(record), PointStatus::failed, *start.reason);
-  std::vector<pid_t> signal_pids;
-  if (sampler) {
-    sampler->arm(start.process->pid());
-    signal_pids.push_back(::getpid());
-  }
+  const auto signal_pids = window_signals(sampler, start.process->pid(), false);
   const auto outcome = run_generators(point, config, tools, *start.process, start.target,
                                       signal_pids, points_dir / (point.id + ".loadgen.json"), stop);
   const auto samples = sampler ? sampler->disarm() : std::vector<WindowSampler::Sample>{};
@@ -644,11 +652,7 @@ PointRecord run_point(const PointSpec& point, const SweepConfig& config, const T
   if (!start.server || start.status != PointStatus::ok)
     return ended(std::move(record), start.status, start.reason);
 
-  std::vector<pid_t> signal_pids = {start.server->pid()};
-  if (sampler) {
-    sampler->arm(start.server->pid());
-    signal_pids.push_back(::getpid());
-  }
+  const auto signal_pids = window_signals(sampler, start.server->pid(), true);
   const auto outcome = run_generators(point, config, tools, *start.server, start.target,
                                       signal_pids, points_dir / (point.id + ".loadgen.json"), stop);
   const auto samples = sampler ? sampler->disarm() : std::vector<WindowSampler::Sample>{};

@@ -40,6 +40,11 @@ PointRecord run_point(const PointSpec& point, const SweepConfig& config, const T
                       const std::filesystem::path& points_dir, const std::atomic<bool>& stop,
                       WindowSampler* sampler = nullptr);
 
+// "sh -c 'exec TEMPLATE'" with the placeholders replaced: the template's program takes the
+// shell's place, so the pid held is the program's.
+std::vector<std::string> shell_command(
+    std::string text, const std::vector<std::pair<std::string, std::string>>& values);
+
 // The last non-empty line of a child's output (its reason, usually).
 std::string last_line(const std::string& text);
 
