@@ -37,6 +37,36 @@ struct ForeignServer {
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ForeignServer, name, command)
 
+// What the load generator does at a point beyond the idle count: how many connections are
+// active, how big a message is, how long a connection lives, and (open loop) how fast messages
+// are offered — either a fixed aggregate rate or a fraction of the backend's own closed-loop
+// capacity measured earlier in the same run.
+struct Workload {
+  std::uint64_t active = 10;
+  std::size_t size = 64;
+  std::optional<std::uint64_t> lifetime;  // echo exchanges per connection; nullopt: persistent
+  std::optional<double> rate;             // open loop: aggregate msg/s
+  std::optional<double> rate_fraction;    // open loop: of the closed-loop capacity (0.5 = 50%)
+  bool operator==(const Workload&) const = default;
+};
+
+// One study of the map (README "The whole map"): the series it runs and the values of each
+// dimension, crossed. The grid is the union of the studies' points, each point measured once.
+struct Study {
+  std::string name;  // idle, activity, churn, size, load (or custom)
+  std::vector<Series> series;
+  std::vector<std::uint64_t> idle;
+  std::vector<std::uint64_t> active;
+  std::vector<std::size_t> size;
+  std::vector<std::optional<std::uint64_t>> lifetime;  // nullopt: persistent
+  std::vector<double> rates;                           // open loop, msg/s
+  std::vector<double> rate_fractions;                  // open loop, of the closed-loop capacity
+  // Only these backends (empty: the run's); a quick slice runs the new studies on fewer.
+  std::vector<std::string> backends;
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Study, name, series, idle, active, size, lifetime,
+                                                rates, rate_fractions, backends)
+
 struct SweepConfig {
   std::string mode = "quick";  // quick or full (or custom when the grid was given)
   std::vector<std::string> backends;
@@ -66,6 +96,19 @@ struct SweepConfig {
   // The backends above that are foreign servers, with their templates (--server NAME=TEMPLATE or
   // the ones muxbench ships: Python's, libuv's).
   std::vector<ForeignServer> servers;
+  // The studies the grid is made of. Runs recorded before studies existed have one: the idle
+  // study above (series x idle x backends at active, size, rate), which from_json fills in.
+  std::vector<Study> studies;
+
+  // The workload of the idle study: every point of an older run, and the charts' base.
+  Workload base_workload(LoadMode load) const {
+    Workload w{active, size, std::nullopt, std::nullopt, std::nullopt};
+    if (load == LoadMode::open) w.rate = rate;
+    return w;
+  }
+  Study idle_study() const {
+    return {"idle", series, idle, {active}, {size}, {std::nullopt}, {rate}, {}, {}};
+  }
 };
 
 namespace sweep_config_json {
@@ -101,6 +144,7 @@ inline void to_json(nlohmann::json& j, const SweepConfig& c) {
        {"generator_commands", c.generator_commands}};
   if (c.late_tolerance) j["late_tolerance_s"] = seconds(*c.late_tolerance);
   if (!c.servers.empty()) j["servers"] = c.servers;
+  j["studies"] = c.studies;
 }
 
 // Runs recorded before remote generators existed have no server_command / generator_commands.
@@ -128,6 +172,8 @@ inline void from_json(const nlohmann::json& j, SweepConfig& c) {
   c.late_tolerance.reset();
   if (j.contains("late_tolerance_s")) c.late_tolerance = from_seconds(j["late_tolerance_s"]);
   c.servers = j.value("servers", std::vector<ForeignServer>{});
+  c.studies = j.contains("studies") ? j.at("studies").get<std::vector<Study>>()
+                                    : std::vector<Study>{c.idle_study()};
 }
 
 }  // namespace muxbench

@@ -96,6 +96,13 @@ inline void from_json(const nlohmann::json& j, SweepDocument& d) {
   d.micro = get_if_present<StepOutcome>(j, "micro");
   d.claims = get_if_present<StepOutcome>(j, "claims");
   d.points = j.value("points", std::vector<PointRecord>{});
+  // Points recorded before the map have the run's one workload.
+  for (auto& p : d.points) {
+    if (p.size == 0) {
+      p.size = d.config.size;
+      if (p.load == LoadMode::open && !p.rate) p.rate = d.config.rate;
+    }
+  }
   d.aggregates = j.value("aggregates", std::vector<Aggregate>{});
 }
 

@@ -20,4 +20,11 @@ std::optional<T> get_if_present(const nlohmann::json& j, const std::string& key)
   return j.at(key).get<T>();
 }
 
+// A key that may be absent (older files) or null: both read as nullopt.
+template <class T>
+std::optional<T> get_nullable(const nlohmann::json& j, const std::string& key) {
+  if (!j.contains(key) || j.at(key).is_null()) return std::nullopt;
+  return j.at(key).get<T>();
+}
+
 }  // namespace muxbench

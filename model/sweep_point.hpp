@@ -39,10 +39,26 @@ struct ServerWindow {
   std::optional<double> fds_per_wait;
   std::optional<double> cpu_ns_per_wait;
   std::optional<std::uint64_t> open_connections;
+  // Interest changes (epoll_ctl MOD, pollfd/fd_set edits) per message: large messages that fill
+  // the socket buffer make the server arm and disarm write interest.
+  std::optional<double> interest_changes_per_msg;
+  // With connection churn: server CPU per connection loadgen opened in the window.
+  std::optional<double> cpu_us_per_conn;
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ServerWindow, seconds, cpu_us, cpu_share, messages,
                                                 cpu_us_per_msg, wait_calls, events, events_per_wait,
-                                                fds_per_wait, cpu_ns_per_wait, open_connections)
+                                                fds_per_wait, cpu_ns_per_wait, open_connections,
+                                                interest_changes_per_msg, cpu_us_per_conn)
+
+// With connection churn (loadgen --lifetime): the connections opened inside the window and how
+// long their connects took.
+struct PointConnections {
+  std::uint64_t opened = 0;
+  double opened_per_s = 0;
+  LatencySummary connect_latency_ns;
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(PointConnections, opened, opened_per_s,
+                                                connect_latency_ns)
 
 // The server as seen from outside over the same window, the same way for every server (ours and
 // foreign ones): CPU of all its threads from /proc/PID/task/*/schedstat, and at the window's end
@@ -87,8 +103,9 @@ struct PointMeasurement {
   std::optional<std::uint64_t> idle_alive;
   double idle_open_seconds = 0;
   std::vector<std::string> problems;
-  std::optional<ServerWindow> server;        // null without two window snapshots
-  std::optional<ProcessWindow> server_proc;  // absent in runs made before it was measured
+  std::optional<ServerWindow> server;           // null without two window snapshots
+  std::optional<ProcessWindow> server_proc;     // absent in runs made before it was measured
+  std::optional<PointConnections> connections;  // with churn only
 };
 
 struct PointRecord {
@@ -102,6 +119,10 @@ struct PointRecord {
   std::string backend;
   std::uint64_t idle = 0;
   std::uint64_t active = 0;
+  std::size_t size = 0;
+  std::optional<std::uint64_t> lifetime;  // exchanges per connection; null: persistent
+  std::optional<double> rate;             // open loop: the offered aggregate msg/s
+  std::optional<double> rate_fraction;    // the rate as a fraction of the closed-loop capacity
   std::uint64_t total_fds = 0;
   unsigned repeat = 1;
   int server_cpu = 0;
@@ -121,6 +142,10 @@ inline void to_json(nlohmann::json& j, const PointRecord& p) {
        {"backend", p.backend},
        {"idle", p.idle},
        {"active", p.active},
+       {"size", p.size},
+       {"lifetime", p.lifetime},
+       {"rate", p.rate},
+       {"rate_fraction", p.rate_fraction},
        {"total_fds", p.total_fds},
        {"repeat", p.repeat},
        {"server_cpu", p.server_cpu},
@@ -146,6 +171,7 @@ inline void to_json(nlohmann::json& j, const PointRecord& p) {
     j["problems"] = m->problems;
     j["server"] = m->server;
     if (m->server_proc) j["server_proc"] = *m->server_proc;
+    if (m->connections) j["connections"] = *m->connections;
   }
 }
 
@@ -160,6 +186,11 @@ inline void from_json(const nlohmann::json& j, PointRecord& p) {
   j.at("backend").get_to(p.backend);
   j.at("idle").get_to(p.idle);
   j.at("active").get_to(p.active);
+  // Runs before the map: the run's one size (SweepDocument fills it in), persistent, its rate.
+  p.size = j.value("size", std::size_t{0});
+  p.lifetime = get_nullable<std::uint64_t>(j, "lifetime");
+  p.rate = get_nullable<double>(j, "rate");
+  p.rate_fraction = get_nullable<double>(j, "rate_fraction");
   j.at("total_fds").get_to(p.total_fds);
   j.at("repeat").get_to(p.repeat);
   j.at("server_cpu").get_to(p.server_cpu);
@@ -191,6 +222,7 @@ inline void from_json(const nlohmann::json& j, PointRecord& p) {
     j.at("problems").get_to(m.problems);
     j.at("server").get_to(m.server);
     m.server_proc = get_if_present<ProcessWindow>(j, "server_proc");
+    m.connections = get_if_present<PointConnections>(j, "connections");
     p.measured = std::move(m);
   }
 }

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "model/json_support.hpp"
+#include "model/map_summary.hpp"
 #include "model/sweep_json_helpers.hpp"
 
 namespace muxbench {
@@ -129,6 +130,7 @@ struct SweepSummary {
   std::size_t generator_bound_points = 0;
   std::size_t aggregate_points = 0;
   PointCounts points;
+  std::optional<MapSummary> map;  // absent when the run varied nothing but idle connections
 };
 
 namespace summary_json {
@@ -157,6 +159,7 @@ inline void to_json(nlohmann::json& j, const SweepSummary& s) {
   put_if_present(j, "et_over_lt", s.et_over_lt);
   put_unless_empty(j, "events_per_wait", s.events_per_wait);
   put_unless_empty(j, "latency_us", s.latency_us);
+  put_if_present(j, "map", s.map);
 }
 
 inline void from_json(const nlohmann::json& j, SweepSummary& s) {
@@ -174,6 +177,7 @@ inline void from_json(const nlohmann::json& j, SweepSummary& s) {
   s.et_over_lt = get_if_present<RatioOverIdles>(j, "et_over_lt");
   get_if_there(j, "events_per_wait", s.events_per_wait);
   get_if_there(j, "latency_us", s.latency_us);
+  s.map = get_if_present<MapSummary>(j, "map");
 }
 
 }  // namespace muxbench

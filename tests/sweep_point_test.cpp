@@ -35,8 +35,12 @@ SweepConfig open_config() {
 }
 
 PointSpec spec_of(const SweepConfig& config, unsigned repeat = 1) {
-  return {fmt::format("open-split-busy__epoll-lt__idle0__r{}", repeat), config.series.front(),
-          "epoll-lt", 0, repeat};
+  return {fmt::format("open-split-busy__epoll-lt__idle0__r{}", repeat),
+          config.series.front(),
+          "epoll-lt",
+          0,
+          repeat,
+          config.base_workload(config.series.front().load)};
 }
 
 // A loadgen report of one second with `messages` echoes and the given status and problems.
@@ -91,7 +95,7 @@ GeneratorOutcome outcome_of(const LoadgenReport& report, int exit_code = 0) {
 PointRecord record_of(const LoadgenReport& report, const ServerEnd& server,
                       const SweepConfig& config, unsigned repeat = 1) {
   return measured_record(point_record(spec_of(config, repeat), config), outcome_of(report), server,
-                         config, false);
+                         false);
 }
 
 TEST(SweepPoint, AWindowNeedsAHundredMessagesOrOneOfAMebibyte) {
@@ -277,7 +281,7 @@ TEST(SweepPoint, ALoadgenWithoutAReportSaysHowItEnded) {
   outcome.ended = "loadgen killed by signal 11 (Segmentation fault)";
   outcome.error = "last words";
   auto record = measured_record(point_record(spec_of(config), config), outcome,
-                                server_that_echoed(100), config, false);
+                                server_that_echoed(100), false);
   EXPECT_EQ(record.status, PointStatus::failed);
   EXPECT_EQ(record.reason.value_or(""),
             "loadgen wrote no report (loadgen killed by signal 11 (Segmentation fault)): last "
@@ -287,7 +291,7 @@ TEST(SweepPoint, ALoadgenWithoutAReportSaysHowItEnded) {
   outcome.exit_codes = {std::nullopt};
   outcome.ended = "loadgen was killed by the sweep after 91 s: it did not finish in time";
   record = measured_record(point_record(spec_of(config), config), outcome, server_that_echoed(100),
-                           config, false);
+                           false);
   EXPECT_EQ(record.reason.value_or(""), outcome.ended);
 }
 

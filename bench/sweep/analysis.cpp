@@ -7,6 +7,7 @@
 #include <cmath>
 #include <set>
 
+#include "bench/sweep/map_summary.hpp"
 #include "bench/sweep/sweep_config.hpp"
 #include "common/backend_table.hpp"
 #include "common/csv.hpp"
@@ -53,8 +54,36 @@ std::optional<double> metric_value(const PointRecord& point, Metric metric) {
       return server(&ServerWindow::fds_per_wait);
     case Metric::generator_cpu_share:
       return m.generator.busiest_cpu_share;
+    case Metric::offered_rate_msgs_per_s:
+      return point.rate;
+    case Metric::connections_per_s:
+      if (!m.connections) return std::nullopt;
+      return m.connections->opened_per_s;
+    case Metric::server_cpu_us_per_conn:
+      return server(&ServerWindow::cpu_us_per_conn);
+    case Metric::connect_latency_p99_ns:
+      if (!m.connections || m.connections->connect_latency_ns.count == 0) return std::nullopt;
+      return ns(m.connections->connect_latency_ns.p99);
+    case Metric::interest_changes_per_msg:
+      return server(&ServerWindow::interest_changes_per_msg);
   }
   return std::nullopt;
+}
+
+// Median, min and max of each metric over the given runs.
+MetricTable metric_table(const std::vector<const PointRecord*>& runs) {
+  MetricTable table;
+  for (std::size_t i = 0; i < kMetricCount; ++i) {
+    const auto metric = static_cast<Metric>(i);
+    std::vector<double> found;
+    for (const PointRecord* run : runs) {
+      if (const auto v = metric_value(*run, metric)) found.push_back(*v);
+    }
+    if (found.empty()) continue;
+    table[metric] = MetricStats{median(found), *std::min_element(found.begin(), found.end()),
+                                *std::max_element(found.begin(), found.end())};
+  }
+  return table;
 }
 
 Aggregate aggregate_runs(const std::vector<const PointRecord*>& runs) {
@@ -63,6 +92,11 @@ Aggregate aggregate_runs(const std::vector<const PointRecord*>& runs) {
   a.series = first.series;
   a.backend = first.backend;
   a.idle = first.idle;
+  a.active = first.active;
+  a.size = first.size;
+  a.lifetime = first.lifetime;
+  a.rate = first.rate_fraction ? std::nullopt : first.rate;
+  a.rate_fraction = first.rate_fraction;
   a.total_fds = first.total_fds;
   a.runs = runs.size();
   std::set<std::string> statuses;
@@ -78,16 +112,12 @@ Aggregate aggregate_runs(const std::vector<const PointRecord*>& runs) {
   }
   a.status = statuses.size() == 1 ? *statuses.begin() : "mixed";
   a.ok_runs = ok.size();
-  for (std::size_t i = 0; i < kMetricCount; ++i) {
-    const auto metric = static_cast<Metric>(i);
-    std::vector<double> found;
-    for (const PointRecord* run : ok) {
-      if (const auto v = metric_value(*run, metric)) found.push_back(*v);
-    }
-    if (found.empty()) continue;
-    a.metrics[metric] = MetricStats{median(found), *std::min_element(found.begin(), found.end()),
-                                    *std::max_element(found.begin(), found.end())};
+  a.metrics = metric_table(ok);
+  std::vector<const PointRecord*> overloaded;
+  for (const PointRecord* run : runs) {
+    if (run->status == PointStatus::overloaded) overloaded.push_back(run);
   }
+  if (!overloaded.empty()) a.overloaded_metrics = metric_table(overloaded);
   return a;
 }
 
@@ -530,9 +560,16 @@ double median(std::vector<double> values) {
 }
 
 std::vector<Aggregate> aggregate_points(const std::vector<PointRecord>& points) {
-  std::map<std::tuple<std::string, std::string, std::uint64_t>, std::vector<const PointRecord*>>
-      groups;
-  for (const auto& p : points) groups[{p.series, p.backend, p.idle}].push_back(&p);
+  // The runs of one grid point share everything but the repeat (and a rate fraction's rate).
+  using Key =
+      std::tuple<std::string, std::string, std::uint64_t, std::uint64_t, std::size_t,
+                 std::optional<std::uint64_t>, std::optional<double>, std::optional<double>>;
+  std::map<Key, std::vector<const PointRecord*>> groups;
+  for (const auto& p : points) {
+    groups[{p.series, p.backend, p.idle, p.active, p.size, p.lifetime,
+            p.rate_fraction ? std::nullopt : p.rate, p.rate_fraction}]
+        .push_back(&p);
+  }
   std::vector<Aggregate> out;
   for (const auto& [key, runs] : groups) out.push_back(aggregate_runs(runs));
   return out;
@@ -540,6 +577,20 @@ std::vector<Aggregate> aggregate_points(const std::vector<PointRecord>& points) 
 
 AggregateIndex::AggregateIndex(const std::vector<Aggregate>& aggregates) {
   for (const auto& a : aggregates) by_key_.emplace(Key{a.series, a.backend, a.idle}, &a);
+}
+
+AggregateIndex::AggregateIndex(const std::vector<Aggregate>& aggregates,
+                               const SweepConfig& config) {
+  for (const auto& a : aggregates) {
+    if (is_base_workload(a, config)) by_key_.emplace(Key{a.series, a.backend, a.idle}, &a);
+  }
+}
+
+bool is_base_workload(const Aggregate& a, const SweepConfig& config) {
+  if (a.active == 0) return true;  // written before the map: the run had one workload
+  const bool open = a.rate || a.rate_fraction;
+  return a.active == config.active && a.size == config.size && !a.lifetime && !a.rate_fraction &&
+         (!open || *a.rate == config.rate);
 }
 
 const Aggregate* AggregateIndex::find(const std::string& series, const std::string& backend,
@@ -577,6 +628,10 @@ std::string points_csv(const std::vector<PointRecord>& points) {
       {"backend", "/backend"},
       {"idle", "/idle"},
       {"active", "/active"},
+      {"size", "/size"},
+      {"lifetime", "/lifetime"},
+      {"rate", "/rate"},
+      {"rate_fraction", "/rate_fraction"},
       {"total_fds", "/total_fds"},
       {"repeat", "/repeat"},
       {"throughput_msgs_per_s", "/throughput_msgs_per_s"},
@@ -592,6 +647,11 @@ std::string points_csv(const std::vector<PointRecord>& points) {
       {"events_per_wait", "/server/events_per_wait"},
       {"fds_per_wait", "/server/fds_per_wait"},
       {"server_cpu_ns_per_wait", "/server/cpu_ns_per_wait"},
+      {"interest_changes_per_msg", "/server/interest_changes_per_msg"},
+      {"connections_per_s", "/connections/opened_per_s"},
+      {"server_cpu_us_per_conn", "/server/cpu_us_per_conn"},
+      {"connect_latency_p50_ns", "/connections/connect_latency_ns/p50"},
+      {"connect_latency_p99_ns", "/connections/connect_latency_ns/p99"},
       {"generator_bound", "/generator/bound"},
       {"generator_cpu_share", "/generator/busiest_cpu_share"},
       {"generator_fell_behind", "/generator/fell_behind"},
@@ -636,7 +696,7 @@ std::vector<MicroWaitCost> read_micro_wait_costs(const std::string& micro_json) 
 
 Summary summarise(const SweepDocument& sweep, const std::vector<MicroWaitCost>& micro,
                   const std::string& micro_table) {
-  const AggregateIndex agg(sweep.aggregates);
+  const AggregateIndex agg(sweep.aggregates, sweep.config);
   const SummaryContext context{sweep, agg, micro};
   auto header = header_section(sweep);
   auto per_fd = per_fd_section(context);
@@ -644,9 +704,11 @@ Summary summarise(const SweepDocument& sweep, const std::vector<MicroWaitCost>& 
   auto libraries = libraries_section(context);
   auto latency = latency_section(context);
   auto caveats = caveats_section(sweep);
+  MapSummary map = map_lines(sweep.aggregates, sweep.config);
   Summary summary;
   summary.markdown = header.markdown + per_fd.markdown + overtakes.markdown + libraries.markdown +
-                     latency.markdown + caveats.markdown + micro_table_section(micro_table);
+                     latency.markdown + map_markdown(map) + caveats.markdown +
+                     micro_table_section(micro_table);
   SweepSummary& numbers = summary.numbers;
   numbers.run_id = sweep.run_id;
   numbers.points = header.numbers;
@@ -659,6 +721,9 @@ Summary summarise(const SweepDocument& sweep, const std::vector<MicroWaitCost>& 
   numbers.latency_us = std::move(latency.numbers);
   numbers.generator_bound_points = caveats.numbers.generator_bound_points;
   numbers.aggregate_points = caveats.numbers.aggregate_points;
+  const bool has_map = !map.activity.empty() || !map.churn.empty() || !map.size.empty() ||
+                       !map.load.empty() || map.crossover.size() > 0;
+  if (has_map) numbers.map = std::move(map);
   return summary;
 }
 

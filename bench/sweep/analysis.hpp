@@ -27,13 +27,20 @@ LinearFit fit_line(const std::vector<double>& x, const std::vector<double>& y);
 
 double median(std::vector<double> values);
 
-// Per (series, backend, idle): how many runs, their status, and median/min/max of each metric.
+// Per (series, backend, idle, workload): how many runs, their status, and median/min/max of each
+// metric.
 std::vector<Aggregate> aggregate_points(const std::vector<PointRecord>& points);
 
 // The aggregates by (series, backend, idle).
+// The idle study's workload (active, size, persistent, the run's rate): what the per-fd, overtake,
+// library and latency sections compare; every aggregate of a run made before the map.
+bool is_base_workload(const Aggregate& a, const SweepConfig& config);
+
 class AggregateIndex {
  public:
   explicit AggregateIndex(const std::vector<Aggregate>& aggregates);
+  // Only the aggregates of the config's base workload.
+  AggregateIndex(const std::vector<Aggregate>& aggregates, const SweepConfig& config);
   const Aggregate* find(const std::string& series, const std::string& backend,
                         std::uint64_t idle) const;
   // The median of a metric for (series, backend, idle), when measured.

@@ -5,6 +5,8 @@
 
 #include <CLI/CLI.hpp>
 #include <atomic>
+#include <charconv>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -135,8 +137,9 @@ struct Options {
   std::optional<std::vector<std::string>> backends, series;
   std::optional<std::vector<std::uint64_t>> idle;
   std::optional<std::string> out, resume, duration, warmup, late_tolerance, micro_filter;
-  std::optional<std::uint64_t> active;
-  std::optional<std::size_t> size;
+  std::optional<std::vector<std::uint64_t>> active;
+  std::optional<std::vector<std::size_t>> size;
+  std::optional<std::vector<std::string>> lifetime, rates, studies;
   std::optional<unsigned> repeats, depth;
   std::optional<double> rate;
   std::string server_command;
@@ -149,8 +152,11 @@ struct Options {
   bool gives_grid() const {
     return backends || idle || series || active || size || depth || repeats || rate || duration ||
            warmup || late_tolerance || full || out || !server_command.empty() ||
-           !generator_commands.empty();
+           !generator_commands.empty() || gives_dimensions() || studies;
   }
+  // A dimension given on the command line: without --study, the grid is the one study that
+  // crosses them; with --study, they replace that dimension in each chosen study.
+  bool gives_dimensions() const { return idle || series || active || size || lifetime || rates; }
 };
 
 std::string backend_names() {
@@ -175,13 +181,34 @@ void add_options(CLI::App& app, Options& o) {
                  "comma-separated idle connection counts (default: 0 ... fd limit)")
       ->delimiter(',')
       ->check(decimal_count());
-  app.add_option("--active", o.active, "active connections per point (default 10)")
+  app.add_option("--active", o.active,
+                 "comma-separated active connection counts, crossed with the idle counts "
+                 "(default 10)")
+      ->delimiter(',')
       ->check(decimal_count())
       ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 32));
   // loadgen's bounds: its header, then its largest message.
-  app.add_option("--size", o.size, "bytes per message (default 64)")
+  app.add_option("--size", o.size, "comma-separated bytes per message (default 64)")
+      ->delimiter(',')
       ->check(decimal_count())
       ->check(CLI::Range(MessageFormat::kMinSize, std::size_t{16} << 20));
+  app.add_option("--lifetime", o.lifetime,
+                 "comma-separated echo exchanges per connection before loadgen replaces it, or "
+                 "'persistent' (default), e.g. 1,10,100,persistent")
+      ->delimiter(',')
+      ->check(named_item());
+  app.add_option("--rates", o.rates,
+                 "open loop: comma-separated offered rates, each msg/s or a percentage of the "
+                 "backend's own closed-loop capacity measured in this run (50%), or 'auto' "
+                 "(10%,25%,50%,75%,90%,100%,120%); default: --rate")
+      ->delimiter(',')
+      ->check(named_item());
+  app.add_option("--study", o.studies,
+                 "comma-separated studies of the default grid (default: all): idle, crossover, "
+                 "activity, churn, size, load; a dimension option given beside replaces that "
+                 "dimension in each")
+      ->delimiter(',')
+      ->check(named_item());
   app.add_option("--depth", o.depth, "closed loop: messages in flight per connection (default 1)")
       ->check(decimal_count())
       ->check(CLI::Range(1u, 1u << 20));
@@ -290,6 +317,93 @@ std::vector<Series> chosen_series(const std::vector<std::string>& names, std::ui
   return chosen;
 }
 
+// --lifetime: counts of exchanges, or persistent.
+std::vector<std::optional<std::uint64_t>> lifetimes(const std::vector<std::string>& texts) {
+  refuse_repeats("--lifetime", texts);
+  std::vector<std::optional<std::uint64_t>> values;
+  for (const auto& text : texts) {
+    if (text == "persistent") {
+      values.emplace_back();
+      continue;
+    }
+    std::uint64_t k = 0;
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), k);
+    if (error != std::errc() || end != text.data() + text.size() || k == 0 || text[0] == '0') {
+      throw UsageError(fmt::format(
+          "--lifetime: '{}' is neither a count of exchanges (1 or more) nor 'persistent'", text));
+    }
+    values.emplace_back(k);
+  }
+  return values;
+}
+
+// --rates: msg/s, percentages of the closed-loop capacity, or auto.
+struct OfferedRates {
+  std::vector<double> rates, fractions;
+};
+OfferedRates offered_rates(const std::vector<std::string>& texts) {
+  refuse_repeats("--rates", texts);
+  OfferedRates offered;
+  for (const auto& text : texts) {
+    if (text == "auto") {
+      for (const double f : {0.1, 0.25, 0.5, 0.75, 0.9, 1.0, 1.2}) offered.fractions.push_back(f);
+      continue;
+    }
+    const bool percent = text.ends_with('%');
+    const std::string number = percent ? text.substr(0, text.size() - 1) : text;
+    double value = 0;
+    const auto [end, error] = std::from_chars(number.data(), number.data() + number.size(), value);
+    const double top = percent ? 1000 : 1e9;
+    if (number.empty() || error != std::errc() || end != number.data() + number.size() ||
+        !std::isfinite(value) || value <= 0 || value > top) {
+      throw UsageError(fmt::format(
+          "--rates: '{}' is not a rate (msg/s up to 1e9, a percentage up to 1000%, or auto)",
+          text));
+    }
+    (percent ? offered.fractions : offered.rates).push_back(percent ? value / 100 : value);
+  }
+  return offered;
+}
+
+// A study with the dimensions the command line gives put in place of its own.
+Study with_dimensions(Study study, const Options& o, const SweepConfig& config) {
+  if (o.idle) study.idle = config.idle;
+  if (o.series) study.series = config.series;
+  if (o.active) study.active = *o.active;
+  if (o.size) study.size = *o.size;
+  if (o.lifetime) study.lifetime = lifetimes(*o.lifetime);
+  if (o.rates) {
+    const auto offered = offered_rates(*o.rates);
+    study.rates = offered.rates;
+    study.rate_fractions = offered.fractions;
+  }
+  return study;
+}
+
+// The default studies, those --study names, or the one study the given dimensions cross.
+std::vector<Study> chosen_studies(const Options& o, const SweepConfig& config) {
+  const auto defaults = default_studies(config, o.full);
+  if (!o.studies) {
+    if (!o.gives_dimensions()) return defaults;
+    Study custom = with_dimensions(config.idle_study(), o, config);
+    custom.name = "custom";
+    return {custom};
+  }
+  refuse_repeats("--study", *o.studies);
+  std::vector<Study> chosen;
+  for (const auto& name : *o.studies) {
+    const auto it = std::find_if(defaults.begin(), defaults.end(),
+                                 [&](const Study& s) { return s.name == name; });
+    if (it == defaults.end()) {
+      std::string known;
+      for (const auto& s : defaults) known += (known.empty() ? "" : ", ") + s.name;
+      throw UsageError(fmt::format("--study: unknown study '{}' (known here: {})", name, known));
+    }
+    chosen.push_back(with_dimensions(*it, o, config));
+  }
+  return chosen;
+}
+
 // The grid: the defaults for this machine with the options applied and checked.
 SweepConfig configure(const Options& o, const FdLimit& limit) {
   SweepConfig config = default_config(o.full, limit.soft, allowed_cpus());
@@ -323,23 +437,31 @@ SweepConfig configure(const Options& o, const FdLimit& limit) {
         "--server-command or --generator");
   }
   refuse_repeats("--backends", config.backends);
-  if (o.active) config.active = *o.active;
+  if (o.active) {
+    refuse_repeats("--active", *o.active);
+    config.active = o.active->front();
+  }
+  const std::uint64_t most_active =
+      o.active ? *std::max_element(o.active->begin(), o.active->end()) : config.active;
   if (o.idle) {
     refuse_repeats("--idle", *o.idle);
     config.idle = *o.idle;
   } else if (o.active) {
-    config.idle = default_idle_grid(limit.soft, config.active, o.full);
+    config.idle = default_idle_grid(limit.soft, most_active, o.full);
   }
-  const std::uint64_t top = max_idle(limit.soft, config.active);
+  const std::uint64_t top = max_idle(limit.soft, most_active);
   for (const auto n : config.idle) {
     if (n > top) {
       throw UsageError(
           fmt::format("--idle {}: the fd limit ({}) allows at most {} idle beside {} "
                       "active; raise it (ulimit -Hn / LimitNOFILE=)",
-                      n, limit.soft, top, config.active));
+                      n, limit.soft, top, most_active));
     }
   }
-  if (o.size) config.size = *o.size;
+  if (o.size) {
+    refuse_repeats("--size", *o.size);
+    config.size = o.size->front();
+  }
   if (o.depth) config.depth = *o.depth;
   if (o.repeats) config.repeats = *o.repeats;
   if (o.rate) config.rate = *o.rate;
@@ -356,7 +478,8 @@ SweepConfig configure(const Options& o, const FdLimit& limit) {
     throw UsageError(fmt::format("--active {} is fewer than the {} generators", config.active,
                                  o.generator_commands.size()));
   }
-  if (o.backends || o.idle || o.series) config.mode = "custom";
+  config.studies = chosen_studies(o, config);
+  if (o.backends || o.gives_dimensions() || o.studies) config.mode = "custom";
   return config;
 }
 
@@ -547,6 +670,17 @@ bool run_steps(Plan& plan, const Tools& tools) {
   return failed;
 }
 
+// "closed-split poll idle=100 active=1000 k=1": what the progress line shows of a point.
+std::string point_label(const PointSpec& point, const SweepConfig& config) {
+  const Workload& w = point.workload;
+  std::string label = fmt::format("{} {} idle={}", point.series.name, point.backend, point.idle);
+  if (w.active != config.active) label += fmt::format(" active={}", w.active);
+  if (w.size != config.size) label += fmt::format(" size={}", w.size);
+  if (w.lifetime) label += fmt::format(" lifetime={}", *w.lifetime);
+  if (w.rate_fraction) label += fmt::format(" load={:g}%", *w.rate_fraction * 100);
+  return label;
+}
+
 // Every point not measured yet, saving after each; stops at an interrupt.
 void run_points(Plan& plan, const Tools& tools) {
   ProgressBar bar(plan.grid.size(), plan.done.size());
@@ -554,9 +688,17 @@ void run_points(Plan& plan, const Tools& tools) {
   for (const auto& point : plan.grid) {
     if (stop_requested().load()) break;
     if (plan.done.contains(point.id)) continue;
-    bar.show(fmt::format("{} {} idle={}", point.series.name, point.backend, point.idle));
-    auto record =
-        run_point(point, plan.sweep.config, tools, plan.dir / "points", stop_requested(), &sampler);
+    bar.show(point_label(point, plan.sweep.config));
+    PointSpec spec = point;
+    PointRecord record;
+    if (auto unresolved = resolve_rate_fraction(spec, plan.sweep.points)) {
+      record = point_record(spec, plan.sweep.config);
+      record.status = unresolved->status;
+      record.reason = unresolved->reason;
+    } else {
+      record = run_point(spec, plan.sweep.config, tools, plan.dir / "points", stop_requested(),
+                         &sampler);
+    }
     if (record.status == PointStatus::interrupted) break;
     plan.sweep.points.push_back(std::move(record));
     bar.advance();

@@ -64,8 +64,11 @@ ServerWindow server_window(const StatsSnapshot& before, const StatsSnapshot& aft
   const double events = *w.events;
   w.cpu_share = w.seconds > 0 ? w.cpu_us / 1e6 / w.seconds : 0.0;
   // 40273 us per message from 0.097 messages is not a measurement.
-  if (w.messages >= static_cast<double>(default_min_echoes(message_size)))
+  if (w.messages >= static_cast<double>(default_min_echoes(message_size))) {
     w.cpu_us_per_msg = w.cpu_us / w.messages;
+    w.interest_changes_per_msg =
+        delta(after.counters.interest_changes, before.counters.interest_changes) / w.messages;
+  }
   if (waits_known) {
     w.events_per_wait = events / *w.wait_calls;
     if (fds_passed) w.fds_per_wait = *fds_passed / *w.wait_calls;
@@ -100,7 +103,8 @@ LoadgenFigures figures_from(const Report& report) {
                                 .idle_open_seconds = report.connections.idle.open_seconds,
                                 .problems = report.problems,
                                 .server = std::nullopt,
-                                .server_proc = std::nullopt};
+                                .server_proc = std::nullopt,
+                                .connections = std::nullopt};
   return f;
 }
 
@@ -164,6 +168,11 @@ std::string shell_join(const std::vector<std::string>& args) {
   return joined;
 }
 
+// Open loop: the point's rate (a fraction is resolved before the point runs), else the run's.
+double offered_rate(const PointSpec& point, const SweepConfig& config) {
+  return point.workload.rate.value_or(config.rate);
+}
+
 std::int64_t wall_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -173,10 +182,12 @@ std::int64_t wall_ns() {
 // The loadgen options shared by the local and the remote generators.
 std::vector<std::string> load_args(const PointSpec& point, const SweepConfig& config,
                                    std::uint64_t idle, std::uint64_t active, double rate) {
+  const Workload& w = point.workload;
   std::vector<std::string> args = {
       "--idle",   std::to_string(idle),           "--active",   std::to_string(active),
-      "--size",   std::to_string(config.size),    "--duration", format_duration(config.duration),
+      "--size",   std::to_string(w.size),         "--duration", format_duration(config.duration),
       "--warmup", format_duration(config.warmup), "--quiet"};
+  if (w.lifetime) args.insert(args.end(), {"--lifetime", std::to_string(*w.lifetime)});
   if (point.series.load == LoadMode::open) {
     args.insert(args.end(), {"--rate", fmt::format("{}", rate)});
     // Exit 0 when the rate could not be kept: the report's status (overloaded) decides.
@@ -217,7 +228,8 @@ GeneratorOutcome run_local_generator(const PointSpec& point, const SweepConfig& 
   // Latency over the window, one HdrHistogram interval per second (stalls, drift).
   auto hlog = report_path;
   argv.insert(argv.end(), {"--hlog", hlog.replace_extension().replace_extension(".hlog").string()});
-  const auto args = load_args(point, config, point.idle, config.active, config.rate);
+  const auto args =
+      load_args(point, config, point.idle, point.workload.active, offered_rate(point, config));
   argv.insert(argv.end(), args.begin(), args.end());
   SpawnOptions options;
   options.capture_stderr = true;
@@ -244,15 +256,16 @@ GeneratorOutcome run_remote_generators(const PointSpec& point, const SweepConfig
                                        const std::atomic<bool>& stop) {
   const std::size_t count = config.generator_commands.size();
   const std::string port = target.substr(target.rfind(':') + 1);
-  const auto allowance = std::chrono::milliseconds(2000 + (point.idle + config.active) / 10);
+  const auto allowance =
+      std::chrono::milliseconds(2000 + (point.idle + point.workload.active) / 10);
   const std::int64_t start_at = wall_ns() + std::chrono::nanoseconds(allowance).count();
   std::vector<Subprocess> generators;
   for (std::size_t g = 0; g < count; ++g) {
     const auto share = [&](std::uint64_t total) {
       return total / count + (g < total % count ? 1 : 0);
     };
-    auto args = load_args(point, config, share(point.idle), share(config.active),
-                          config.rate / static_cast<double>(count));
+    auto args = load_args(point, config, share(point.idle), share(point.workload.active),
+                          offered_rate(point, config) / static_cast<double>(count));
     args.insert(args.end(), {"--start-at", std::to_string(start_at), "--json", "-"});
     SpawnOptions options;
     options.capture_stderr = true;
@@ -389,6 +402,12 @@ ServerEnd stop_and_collect_snapshots(Subprocess& server) {
   return end;
 }
 
+// With churn: the server's CPU per connection loadgen opened in the window.
+void add_cost_per_connection(PointMeasurement& m) {
+  if (!m.server || !m.connections || m.connections->opened == 0) return;
+  m.server->cpu_us_per_conn = m.server->cpu_us / static_cast<double>(m.connections->opened);
+}
+
 PointRecord ended(PointRecord record, PointStatus status, std::string reason) {
   record.status = status;
   record.reason = std::move(reason);
@@ -449,8 +468,14 @@ PointRecord point_record(const PointSpec& point, const SweepConfig& config) {
   record.busy_poll = point.series.busy_poll;
   record.backend = point.backend;
   record.idle = point.idle;
-  record.active = config.active;
-  record.total_fds = point.idle + config.active;
+  record.active = point.workload.active;
+  record.size = point.workload.size;
+  record.lifetime = point.workload.lifetime;
+  if (point.series.load == LoadMode::open) {
+    record.rate = point.workload.rate;
+    record.rate_fraction = point.workload.rate_fraction;
+  }
+  record.total_fds = point.idle + point.workload.active;
   record.repeat = point.repeat;
   record.server_cpu = config.server_cpu;
   if (config.generator_commands.empty())
@@ -460,7 +485,7 @@ PointRecord point_record(const PointSpec& point, const SweepConfig& config) {
 }
 
 PointRecord measured_record(PointRecord record, const GeneratorOutcome& outcome,
-                            const ServerEnd& server, const SweepConfig& config, bool stopped) {
+                            const ServerEnd& server, bool stopped) {
   record.exits = PointExits{outcome.exit_codes, outcome.remote, server.exit_code};
   if (stopped)
     return ended(std::move(record), PointStatus::interrupted, "the sweep was interrupted");
@@ -480,8 +505,10 @@ PointRecord measured_record(PointRecord record, const GeneratorOutcome& outcome,
   }
   const LoadgenFigures& report = *outcome.report;
   record.measured = report.measured;
-  if (record.measured && window.size() >= 2)
-    record.measured->server = server_window(*window[0], *window[1], config.size);
+  if (record.measured && window.size() >= 2) {
+    record.measured->server = server_window(*window[0], *window[1], record.size);
+    add_cost_per_connection(*record.measured);
+  }
   if (report.status == LoadgenStatus::insufficient) {
     return ended(std::move(record), PointStatus::failed,
                  with_prefix("insufficient: ",
@@ -498,12 +525,12 @@ PointRecord measured_record(PointRecord record, const GeneratorOutcome& outcome,
                  "the server wrote fewer than two window snapshots");
   }
   const ServerWindow& server_part = *record.measured->server;
-  if (const auto floor = default_min_echoes(config.size);
+  if (const auto floor = default_min_echoes(record.size);
       server_part.messages < static_cast<double>(floor)) {
     return ended(std::move(record), PointStatus::failed,
                  fmt::format("insufficient: the server echoed {:.3g} messages of {} bytes in its "
                              "{:.3g} s window, fewer than the {} a window needs",
-                             server_part.messages, config.size, server_part.seconds, floor));
+                             server_part.messages, record.size, server_part.seconds, floor));
   }
   if (report.status == LoadgenStatus::overloaded) {
     return ended(std::move(record), PointStatus::overloaded,
@@ -551,8 +578,7 @@ ServerWindow foreign_window(const ProcessWindow& outside, const PointMeasurement
 // point unsupported by that server, with what was observed; anything else is a failure.
 PointRecord foreign_record(PointRecord record, const GeneratorOutcome& outcome,
                            const std::optional<std::string>& stop_problem,
-                           const std::optional<ProcessWindow>& outside, const SweepConfig& config,
-                           bool stopped) {
+                           const std::optional<ProcessWindow>& outside, bool stopped) {
   record.exits = PointExits{outcome.exit_codes, outcome.remote, std::nullopt};
   if (stopped)
     return ended(std::move(record), PointStatus::interrupted, "the sweep was interrupted");
@@ -566,6 +592,7 @@ PointRecord foreign_record(PointRecord record, const GeneratorOutcome& outcome,
   if (record.measured && outside) {
     record.measured->server_proc = outside;
     record.measured->server = foreign_window(*outside, *record.measured);
+    add_cost_per_connection(*record.measured);
   }
   const bool refused =
       report.status == LoadgenStatus::connect_failed ||
@@ -596,7 +623,7 @@ PointRecord foreign_record(PointRecord record, const GeneratorOutcome& outcome,
   if (!record.measured->server->cpu_us_per_msg) {
     return ended(std::move(record), PointStatus::failed,
                  fmt::format("insufficient: fewer than {} messages in the window",
-                             default_min_echoes(config.size)));
+                             default_min_echoes(record.size)));
   }
   if (report.status == LoadgenStatus::overloaded) {
     return ended(std::move(record), PointStatus::overloaded,
@@ -631,7 +658,7 @@ PointRecord run_foreign_point(PointRecord record, const ForeignServer& server,
   const auto stop_problem = stop_foreign_server(*start.process, server.name);
   const auto measured = outcome.report ? outcome.report->measured : std::nullopt;
   return foreign_record(std::move(record), outcome, stop_problem,
-                        process_window(samples, measured, config.size), config, stop.load());
+                        process_window(samples, measured, point.workload.size), stop.load());
 }
 
 PointRecord run_point(const PointSpec& point, const SweepConfig& config, const Tools& tools,
@@ -642,11 +669,12 @@ PointRecord run_point(const PointSpec& point, const SweepConfig& config, const T
     return run_foreign_point(std::move(record), *foreign, point, config, tools, points_dir, stop,
                              sampler);
   }
-  if (point.backend == backend_name("select") && !select_supports(point.idle, config.active)) {
+  if (point.backend == backend_name("select") &&
+      !select_supports(point.idle, point.workload.active)) {
     return ended(std::move(record), PointStatus::unsupported,
                  fmt::format("select cannot watch descriptors >= FD_SETSIZE ({}): {} "
                              "idle + {} active connections need more",
-                             FD_SETSIZE, point.idle, config.active));
+                             FD_SETSIZE, point.idle, point.workload.active));
   }
   ServerStart start = start_server(point, config, tools);
   if (!start.server || start.status != PointStatus::ok)
@@ -660,9 +688,10 @@ PointRecord run_point(const PointSpec& point, const SweepConfig& config, const T
   const Json snapshots = {
       {"schema_version", 1}, {"kind", "echo-server-snapshots"}, {"snapshots", end.snapshots}};
   write_file_atomically(points_dir / (point.id + ".server.json"), snapshots.dump(1) + "\n");
-  auto measured = measured_record(std::move(record), outcome, end, config, stop.load());
+  auto measured = measured_record(std::move(record), outcome, end, stop.load());
   if (measured.measured) {
-    measured.measured->server_proc = process_window(samples, measured.measured, config.size);
+    measured.measured->server_proc =
+        process_window(samples, measured.measured, point.workload.size);
   }
   return measured;
 }

@@ -91,6 +91,6 @@ PointRecord point_record(const PointSpec& point, const SweepConfig& config);
 // The record of a point whose server ran: exit codes, loadgen's figures, the server's window,
 // and the status they add up to.
 PointRecord measured_record(PointRecord record, const GeneratorOutcome& outcome,
-                            const ServerEnd& server, const SweepConfig& config, bool stopped);
+                            const ServerEnd& server, bool stopped);
 
 }  // namespace muxbench
