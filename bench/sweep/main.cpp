@@ -170,8 +170,10 @@ std::string backend_names() {
 
 void add_options(CLI::App& app, Options& o) {
   auto* quick_flag = app.add_flag("--quick", o.quick, "the default: a few minutes, one repeat");
-  app.add_flag("--full", o.full,
-               "3 repeats, 5 s windows, more idle counts and placements, full wait-bench")
+  app.add_flag(
+         "--full", o.full,
+         "3 repeats, 2 s windows, more idle counts and placements, every study on every backend, "
+         "full wait-bench (about two hours on 2 cores)")
       ->excludes(quick_flag);
   // Lists: CLI11 splits them and checks each item; an empty list is refused as a missing value.
   app.add_option("--backends", o.backends, "comma-separated: " + backend_names())
@@ -213,8 +215,8 @@ void add_options(CLI::App& app, Options& o) {
       ->check(decimal_count())
       ->check(CLI::Range(1u, 1u << 20));
   app.add_option("--duration", o.duration,
-                 "measured window per point (quick 1s, full 3s; ns, us, ms, s, m, h)");
-  app.add_option("--warmup", o.warmup, "warm-up per point (quick 500ms, full 1s)");
+                 "measured window per point (quick 1s, full 2s; ns, us, ms, s, m, h)");
+  app.add_option("--warmup", o.warmup, "warm-up per point (500ms; ns, us, ms, s, m, h)");
   app.add_option("--late-tolerance", o.late_tolerance,
                  "open loop: a send later than this is late, and a point whose sends are late "
                  "(p99) is overloaded (default: loadgen's, 1ms)");
