@@ -33,8 +33,8 @@ struct ServerWindow {
   double cpu_share = 0;
   double messages = 0;
   std::optional<double> cpu_us_per_msg;
-  std::optional<double> wait_calls;
-  std::optional<double> events;
+  std::optional<std::uint64_t> wait_calls;
+  std::optional<std::uint64_t> events;
   std::optional<double> events_per_wait;
   std::optional<double> fds_per_wait;
   std::optional<double> cpu_ns_per_wait;

@@ -38,17 +38,22 @@ std::string last_line(const std::string& text) {
   return last;
 }
 
-// The difference of the two snapshots, as doubles (the way sweep.json has always held them).
+// The difference of the two snapshots: counts as counts, everything divided as doubles.
 ServerWindow server_window(const StatsSnapshot& before, const StatsSnapshot& after,
                            std::size_t message_size) {
   const auto delta = [](std::uint64_t a, std::uint64_t b) {
     return static_cast<double>(a) - static_cast<double>(b);
   };
-  const auto observed_delta = [&](const std::optional<std::uint64_t>& a,
-                                  const std::optional<std::uint64_t>& b) -> std::optional<double> {
-    if (!a || !b) return std::nullopt;
-    return delta(*a, *b);
+  // A counter never goes back; a restarted server would, and its window is no count at all.
+  const auto count = [](std::uint64_t a, std::uint64_t b) -> std::optional<std::uint64_t> {
+    if (a < b) return std::nullopt;
+    return a - b;
   };
+  const auto observed_count = [&](const std::optional<std::uint64_t>& a,
+                                  const std::optional<std::uint64_t>& b) {
+    return a && b ? count(*a, *b) : std::nullopt;
+  };
+  const auto as_double = [](std::uint64_t n) { return static_cast<double>(n); };
   ServerWindow w;
   w.cpu_us = delta(after.cpu.user_us, before.cpu.user_us) +
              delta(after.cpu.system_us, before.cpu.system_us);
@@ -57,11 +62,10 @@ ServerWindow server_window(const StatsSnapshot& before, const StatsSnapshot& aft
               1e9;
   w.messages = delta(after.counters.bytes_out, before.counters.bytes_out) /
                static_cast<double>(message_size);
-  w.wait_calls = observed_delta(after.counters.wait_calls, before.counters.wait_calls);
-  const auto fds_passed = observed_delta(after.counters.fds_passed, before.counters.fds_passed);
-  w.events = delta(after.counters.events, before.counters.events);
+  w.wait_calls = observed_count(after.counters.wait_calls, before.counters.wait_calls);
+  const auto fds_passed = observed_count(after.counters.fds_passed, before.counters.fds_passed);
+  w.events = count(after.counters.events, before.counters.events);
   const bool waits_known = w.wait_calls && *w.wait_calls > 0;
-  const double events = *w.events;
   w.cpu_share = w.seconds > 0 ? w.cpu_us / 1e6 / w.seconds : 0.0;
   // 40273 us per message from 0.097 messages is not a measurement.
   if (w.messages >= static_cast<double>(default_min_echoes(message_size))) {
@@ -70,9 +74,10 @@ ServerWindow server_window(const StatsSnapshot& before, const StatsSnapshot& aft
         delta(after.counters.interest_changes, before.counters.interest_changes) / w.messages;
   }
   if (waits_known) {
-    w.events_per_wait = events / *w.wait_calls;
-    if (fds_passed) w.fds_per_wait = *fds_passed / *w.wait_calls;
-    w.cpu_ns_per_wait = w.cpu_us * 1e3 / *w.wait_calls;
+    const double waits = as_double(*w.wait_calls);
+    if (w.events) w.events_per_wait = as_double(*w.events) / waits;
+    if (fds_passed) w.fds_per_wait = as_double(*fds_passed) / waits;
+    w.cpu_ns_per_wait = w.cpu_us * 1e3 / waits;
   }
   w.open_connections = after.gauges.open_connections;
   return w;
