@@ -79,9 +79,10 @@ def joined(*notes):
 
 
 
-def finish(fig, ax, sweep, out_dir, name, note=None):
-    ax.grid(True, which="major", alpha=0.35)
-    ax.grid(True, which="minor", alpha=0.12)
+def finish(fig, ax, sweep, out_dir, name, note=None, grid=True):
+    if grid:
+        ax.grid(True, which="major", alpha=0.35)
+        ax.grid(True, which="minor", alpha=0.12)
     fig.text(0.01, 0.01, caption(sweep) + (f"\n{note}" if note else ""), fontsize=7, color="#555555",
              va="bottom")
     fig.tight_layout(rect=(0, 0.04 + 0.02 * (note.count("\n") + 1) if note else 0.04, 1, 1))
@@ -227,3 +228,68 @@ def repeat_note(n):
         return None
     return ("One repeat per point: each value is one window's and moves from run to run; a full "
             "run repeats every point.")
+
+
+def setting(series, config):
+    """A series in words without its workload: name, loop, placement, generator."""
+    if series["load"] == "open":
+        load = "open loop"
+    else:
+        load = f"closed loop, {config['depth']} in flight per connection"
+    gen = "busy-polling generator" if series["busy_poll"] else "sleeping generator"
+    return f"{series['name']}: {load}, {series['placement']} placement, {gen}"
+
+
+WORKLOAD = ("active", "size", "lifetime", "rate", "rate_fraction")
+
+
+def workload(record, config):
+    """A point's or an aggregate's workload with older files' defaults filled in."""
+    return {"active": record.get("active", config["active"]),
+            "size": record.get("size", config["size"]), "lifetime": record.get("lifetime"),
+            "rate": record.get("rate"), "rate_fraction": record.get("rate_fraction")}
+
+
+def matching(records, config, series, **fixed):
+    """The records of one series whose workload has the fixed values (None: must be null)."""
+    found = []
+    for r in records:
+        if r["series"] != series:
+            continue
+        w = workload(r, config)
+        if all(w[k] == v if not isinstance(v, float) else same_rate(w[k], v)
+               for k, v in fixed.items()):
+            found.append(r)
+    return found
+
+
+def cell_key(record, config):
+    w = workload(record, config)
+    return (record["series"], record["backend"], record["idle"]) + tuple(w[k] for k in WORKLOAD)
+
+
+def stats(values):
+    """{median, min, max} of a list of numbers, None for none."""
+    values = sorted(v for v in values if v is not None)
+    if not values:
+        return None
+    mid = len(values) // 2
+    median = values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
+    return {"median": median, "min": values[0], "max": values[-1]}
+
+
+def pick_idle(aggregates, dimension):
+    """The idle count a line chart along `dimension` is drawn at: 0 when the run measured two or
+    more values of the dimension there, else the smallest idle count where it did."""
+    seen = {}
+    for a in aggregates:
+        seen.setdefault(a["idle"], set()).add(a.get(dimension))
+    candidates = sorted(idle for idle, values in seen.items() if len(values) >= 2)
+    return candidates[0] if candidates else None
+
+
+def size_label(size):
+    for unit, scale in (("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if size >= scale and size % scale == 0:
+            return f"{size // scale} {unit}"
+    return f"{size} B"
