@@ -163,6 +163,22 @@ def main_closed_series(config):
     return (named or closed or [None])[0]
 
 
+def closed_slices(sweep, names):
+    """(series, its aggregates, field, fixed workload) for each (field, chart name) of names
+    that the closed-loop series the workload charts use varied; the others are said."""
+    series = main_closed_series(sweep["config"])
+    if series is None:
+        log(f"no {', '.join(n for _, n in names)}: the run has no closed-loop series")
+        return
+    aggregates = [a for a in sweep["aggregates"] if a["series"] == series["name"]]
+    for field, name in names:
+        fixed = fixed_workload(aggregates, sweep["config"], field)
+        if fixed.get("active", 0) is None:
+            log(f"no {name}: the run varied no {field}")
+            continue
+        yield series, aggregates, field, fixed
+
+
 def same_rate(a, b):
     return a is not None and b is not None and math.isclose(float(a), float(b), rel_tol=1e-9)
 
@@ -293,3 +309,26 @@ def size_label(size):
         if size >= scale and size % scale == 0:
             return f"{size // scale} {unit}"
     return f"{size} B"
+
+
+def fixed_workload(aggregates, config, field):
+    """The other dimensions: base size, persistent connections, and for churn and size the most
+    common active count of the points that vary the dimension (None: the run varied none)."""
+    fixed = {"size": config["size"], "lifetime": None, "rate_fraction": None}
+    base = fixed.pop(field, None)
+    if field != "active":
+        varied = [workload(a, config) for a in aggregates]
+        fixed["active"] = most_common(w["active"] for w in varied if w[field] != base)
+    return fixed
+
+
+def fixed_text(fixed, idle=None):
+    """The fixed dimensions of a chart in words."""
+    parts = [f"{idle} idle connections"] if idle is not None else []
+    if "active" in fixed:
+        parts.append(f"{fixed['active']} active connections")
+    if "size" in fixed:
+        parts.append(f"{size_label(fixed['size'])} messages")
+    if "lifetime" in fixed:
+        parts.append("persistent connections")
+    return ", ".join(parts)

@@ -189,7 +189,7 @@ def draw_load_curves(sweep, styles, out_dir):
             kind = offered_axis(at_idle)
             if kind is None:
                 continue
-            chosen = [a for a in at_idle if (a.get("rate_fraction") is not None) == (kind == "fraction")]
+            chosen = [a for a in at_idle if offered_x(a, kind) is not None]
             draw_load(sweep, styles, out_dir, series, idle, chosen, kind)
             drawn += 1
     if not drawn:

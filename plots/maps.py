@@ -19,9 +19,9 @@ from matplotlib.colors import LogNorm
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 
-from chartkit import (finish, joined, lifetime_label, lifetime_order, log, main_closed_series,
-                      matching, most_common, not_ok_note, nothing_to_plot, repeat_note, repeats,
-                      setting, size_label, workload)
+from chartkit import (closed_slices, finish, fixed_text, joined, lifetime_label,
+                      lifetime_order, log, matching, not_ok_note, nothing_to_plot, repeat_note,
+                      repeats, setting, workload)
 
 REFERENCE = "epoll-lt"
 MAP_BACKENDS = ["poll", "select", "uring-poll"]
@@ -41,29 +41,6 @@ AXES = {
     "lifetime": Axis("lifetime", "connection lifetime (echo exchanges per connection)",
                      lifetime_order, lifetime_label),
 }
-
-
-def fixed_workload(aggregates, config, field):
-    """The other dimensions of a map's cells: base size; persistent connections for idle x
-    active; the most common active count of the churn points for idle x lifetime (None when the
-    run has no such points)."""
-    if field == "active":
-        return {"size": config["size"], "lifetime": None, "rate_fraction": None}
-    churn = [workload(a, config)["active"] for a in aggregates
-             if a.get("lifetime") is not None and workload(a, config)["size"] == config["size"]]
-    active = most_common(churn)
-    if active is None:
-        return None
-    return {"size": config["size"], "active": active, "rate_fraction": None}
-
-
-def fixed_text(fixed):
-    parts = [f"{size_label(fixed['size'])} messages"]
-    if "active" in fixed:
-        parts.append(f"{fixed['active']} active connections")
-    if "lifetime" in fixed:
-        parts.append("persistent connections")
-    return ", ".join(parts)
 
 
 def cells_of(aggregates, config, series, fixed, field):
@@ -111,8 +88,8 @@ def times(value):
 
 def colour_bar(fig, ax, mesh, norm, label):
     bar = fig.colorbar(mesh, ax=ax, pad=0.02)
-    # From 1 outwards, each tick at least 1/10 of the scale's (log) length from the others.
-    gap = math.log(norm.vmax / norm.vmin) / 10
+    # From 1 outwards, each tick at least 1/14 of the scale's (log) length from the others.
+    gap = math.log(norm.vmax / norm.vmin) / 14
     ticks = []
     for t in sorted((0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 0.8, 0.9, 1, 1.1, 1.25, 2, 5, 10, 20, 50,
                      100), key=lambda t: abs(math.log(t))):
@@ -199,8 +176,8 @@ def draw_map(sweep, out_dir, name, series, backend, table, axis, fixed):
     ax.set_title(f"Server CPU per message, {backend} ÷ {REFERENCE} (red: {backend} costs more; "
                  f"blue: less)\n{setting(series, config)}\n{fixed_text(fixed)}", fontsize=9)
     legend(ax, not np.isfinite(ratio).all())
-    spread = (f"Each cell: ratio of the two medians over {n} repeats; small print: lowest–highest "
-              "ratio of their min–max." if n > 1 else None)
+    spread = (f"Each cell: ratio of the two medians over {n} repeats; small print: lowest–"
+              "highest ratio of their min–max." if n > 1 else None)
     note = ("Lines interpolated between cell centres: solid = break-even (same CPU as "
             f"{REFERENCE}), dashed = ±10% band.")
     finish(fig, ax, sweep, out_dir, name, joined(spread, repeat_note(n), note, bad), grid=False)
@@ -209,16 +186,9 @@ def draw_map(sweep, out_dir, name, series, backend, table, axis, fixed):
 def draw_maps(sweep, styles, out_dir):
     """Every map the run has data for (styles unused: a map's colours are ratios)."""
     config = sweep["config"]
-    series = main_closed_series(config)
-    if series is None:
-        log("no maps: the run has no closed-loop series")
-        return
-    aggregates = [a for a in sweep["aggregates"] if a["series"] == series["name"]]
-    for field, axis in AXES.items():
-        fixed = fixed_workload(aggregates, config, field)
-        if fixed is None:
-            log(f"no map-idle-{field}-*: the run has no {field} points")
-            continue
+    names = [(field, f"map-idle-{field}-*") for field in AXES]
+    for series, aggregates, field, fixed in closed_slices(sweep, names):
+        axis = AXES[field]
         table = cells_of(aggregates, config, series["name"], fixed, field)
         if REFERENCE not in table:
             log(f"no map-idle-{field}-*: {REFERENCE} has no such cells")

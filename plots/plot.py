@@ -34,6 +34,7 @@ from chartkit import (Styles, base_aggregates, base_points, describe, draw_lines
                       finish, joined, left_out, nothing_to_plot, repeats, spread_label)
 from load_curves import draw_load_curves  # noqa: E402
 from maps import draw_maps  # noqa: E402
+from workload_lines import draw_workload_lines  # noqa: E402
 
 FD_SETSIZE = 1024
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -352,6 +353,7 @@ def main():
     chart_micro(sweep, styles, micro, out_dir)
     draw_maps(sweep, styles, out_dir)
     draw_load_curves(sweep, styles, out_dir)
+    draw_workload_lines(sweep, styles, out_dir)
     return 0
 
 
