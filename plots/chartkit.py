@@ -229,12 +229,16 @@ def lifetime_order(lifetime):
 
 
 def not_ok_note(aggregates, describe_cell):
-    """A caption line naming the cells drawn without a value and why (unsupported, failed, ...)."""
-    bad = [f"{describe_cell(a)} {a['status']}" for a in aggregates
-           if a.get("status") != "ok" and not a.get("metrics")]
+    """A caption line naming the cells drawn without a value and why (unsupported, failed, ...):
+    each cell when there are a few, else a count per backend and status."""
+    bad = [a for a in aggregates if a.get("status") != "ok" and not a.get("metrics")]
     if not bad:
         return None
-    shown = bad[:6] + ([f"{len(bad) - 6} more"] if len(bad) > 6 else [])
+    if len(bad) <= 4:
+        shown = [f"{describe_cell(a)} {a['status']}" for a in bad]
+    else:
+        counts = Counter((a["backend"], a["status"]) for a in bad)
+        shown = [f"{backend}: {n} cells {status}" for (backend, status), n in sorted(counts.items())]
     return "Not plotted (no ok repeat): " + ", ".join(shown) + "."
 
 

@@ -155,7 +155,7 @@ def draw_map(sweep, out_dir, name, series, backend, table, axis, fixed):
         return
     ratio, low, high, status = ratio_grid(mine, ref, xs, ys)
     n = repeats(sweep)
-    what = f"{backend} and {REFERENCE} on the {name} cells"
+    what = f"{backend} (with {REFERENCE}) at these idle × {axis.field} cells"
     cells = [mine[k] for k in shared] + [ref[k] for k in shared]
     bad = not_ok_note(cells, lambda a: f"{a['backend']} idle {a['idle']} "
                                        f"{axis.field} {axis.text(a.get(axis.field))}")
