@@ -11,6 +11,19 @@ Reads sweep.json (and micro.json when present) and writes PNG and SVG files:
                     percentile axis), one line per backend at the smallest and the largest idle
                     count, from the points' histograms (repeats merged exactly)
   wait_cost         wait-bench: one wait call vs registered descriptors (log-log)
+Runs with the map studies (sweep.json's points and aggregates carry active, size, lifetime, rate
+and rate_fraction) also get, each only where the run has data for it (a skipped chart is said on
+stderr):
+  map-idle-active-<backend>, map-idle-lifetime-<backend>  closed loop: the backend's server CPU
+                    per message over epoll-lt's per cell of idle x active / idle x lifetime
+                    (poll, select, uring-poll; plots/maps.py)
+  load-<series>-idle<N>  open loop: p50/p99 latency and achieved rate vs offered load, per idle
+                    count with 3 or more rates (plots/load_curves.py)
+  activity, churn, size  closed loop: server CPU per message vs active connections, connection
+                    lifetime (plus CPU per connection), message size (plus interest changes per
+                    message) (plots/workload_lines.py)
+The charts above draw only the base workload (config's active, size and rate, persistent
+connections), so a run's other studies leave them as they were; older files are all base.
 The backends (their order, hence their colours) come from `echo-server --list-backends --json`;
 a wait-bench variant of a backend (epoll-et-rearm) takes a colour of its own.
 Points are medians over the repeats with bars from min to max, and the legend says so; a run of
