@@ -82,8 +82,8 @@ def colour_norm(ratio):
 
 
 def times(value):
-    """A ratio as the maps write it: 3 significant digits."""
-    return f"{value:.3g}×"
+    """A ratio as the maps write it: two decimals below 10 (1.20×), else 3 significant digits."""
+    return f"{value:.2f}×" if value < 10 else f"{value:.3g}×"
 
 
 def colour_bar(fig, ax, mesh, norm, label):

@@ -151,7 +151,7 @@ def make_point(c, repeat, rng):
     if c["lifetime"]:
         p["server"]["cpu_us_per_conn"] = cpu * c["lifetime"]
         p["connections"] = {"opened_per_s": throughput / c["lifetime"]}
-    if "offered" in extra:
+    if "offered" in extra:  # only for the aggregate's metric below, which is what plot.py reads
         p["offered_rate_msgs_per_s"] = extra["offered"]
     return p
 
