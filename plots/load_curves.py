@@ -30,21 +30,23 @@ def offered_axis(aggregates):
     return "rate" if len(rates) >= 3 else None
 
 
-def overloaded_runs(sweep, aggregate):
-    """The overloaded points of an aggregate's cell (its median leaves them out)."""
-    key = cell_key(aggregate, sweep["config"])
-    return [p for p in sweep["points"]
-            if p["status"] == "overloaded" and cell_key(p, sweep["config"]) == key]
+def overloaded_runs(sweep):
+    """{cell key: its overloaded points} (an aggregate's median leaves them out)."""
+    runs = {}
+    for p in sweep["points"]:
+        if p["status"] == "overloaded":
+            runs.setdefault(cell_key(p, sweep["config"]), []).append(p)
+    return runs
 
 
-def cell_values(sweep, aggregate):
-    """({metric: {median, min, max}}, overloaded) of one cell: the ok runs' medians, or for an
-    overloaded cell its overloaded runs'; None when neither has a latency."""
-    overloaded = aggregate["status"] == "overloaded" or aggregate.get("fell_behind", False)
+def cell_values(sweep, aggregate, overloaded):
+    """({metric: {median, min, max}}, overloaded) of one cell: the ok runs' medians (hollow if
+    some repeat was overloaded), or for a cell without an ok run its overloaded runs'; None when
+    neither has a latency."""
+    runs = overloaded.get(cell_key(aggregate, sweep["config"]), [])
     metrics = aggregate.get("metrics") or {}
     if "latency_p50_ns" in metrics:
-        return metrics, overloaded
-    runs = overloaded_runs(sweep, aggregate)
+        return metrics, bool(runs)
     found = {m: stats([get(p) for p in runs]) for m, get in FROM_POINT.items()}
     found = {m: v for m, v in found.items() if v}
     return (found, True) if "latency_p50_ns" in found else None
@@ -72,9 +74,10 @@ def offered_x(aggregate, kind):
 def curves(sweep, aggregates, kind):
     """{backend: [(x, {metric: stats}, overloaded)]} sorted by x."""
     rows = {}
+    overloaded = overloaded_runs(sweep)
     for a in aggregates:
         x = offered_x(a, kind)
-        values = cell_values(sweep, a) if x is not None else None
+        values = cell_values(sweep, a, overloaded) if x is not None else None
         if values is None:
             continue
         rows.setdefault(a["backend"], []).append((x, values[0], values[1]))
@@ -169,8 +172,9 @@ def draw_load(sweep, styles, out_dir, series, idle, aggregates, kind):
                  f"{setting(series, config)}; {w['active']} active connections, "
                  f"{size_label(w['size'])} messages, persistent connections", fontsize=10)
     note = ("Latency counts from each message's intended send time (coordinated omission "
-            "corrected).\nHollow markers: overloaded, the offered rate was not kept; their numbers "
-            "are those overloaded runs' (no median elsewhere counts them).")
+            "corrected).\nHollow markers: a repeat was overloaded, the offered rate was not kept; a "
+            "cell with no ok repeat shows its overloaded runs' numbers (no median elsewhere counts "
+            "them).")
     if kind == "fraction":
         note += "\n100% is each backend's own capacity, so it differs between backends."
     finish(fig, axes[1], sweep, out_dir, name, joined(note, repeat_note(n), bad))
