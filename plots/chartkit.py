@@ -264,10 +264,13 @@ WORKLOAD = ("active", "size", "lifetime", "rate", "rate_fraction")
 
 
 def workload(record, config):
-    """A point's or an aggregate's workload with older files' defaults filled in."""
+    """A point's or an aggregate's workload with older files' defaults filled in. A rate given as
+    a fraction of capacity is known by its fraction: its point's rate (what that fraction came
+    to) is not part of it, and its aggregate's rate is null."""
+    fraction = record.get("rate_fraction")
     return {"active": record.get("active", config["active"]),
             "size": record.get("size", config["size"]), "lifetime": record.get("lifetime"),
-            "rate": record.get("rate"), "rate_fraction": record.get("rate_fraction")}
+            "rate": record.get("rate") if fraction is None else None, "rate_fraction": fraction}
 
 
 def matching(records, config, series, **fixed):
@@ -281,11 +284,6 @@ def matching(records, config, series, **fixed):
                for k, v in fixed.items()):
             found.append(r)
     return found
-
-
-def cell_key(record, config):
-    w = workload(record, config)
-    return (record["series"], record["backend"], record["idle"]) + tuple(w[k] for k in WORKLOAD)
 
 
 def stats(values):

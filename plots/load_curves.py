@@ -6,19 +6,17 @@
 
 The offered load is the rate fraction (as % of each backend's own closed-loop capacity measured in
 the same run) when the run gave one, else the offered rate in msg/s. Overloaded points (the rate
-was not kept) are in no aggregate's median: they are drawn hollow from their own runs' numbers,
-since a latency-vs-load curve is made of them too."""
+was not kept) are in no aggregate's median: they are drawn hollow from the aggregate's
+overloaded_metrics (the overloaded runs' medians), since a latency-vs-load curve is made of them
+too."""
 import matplotlib.pyplot as plt
 from matplotlib.lines import Line2D
 
-from chartkit import (all_series, cell_key, finish, joined, log, matching, not_ok_note,
+from chartkit import (all_series, finish, joined, log, matching, not_ok_note,
                       nothing_to_plot, repeat_note, repeats, setting, size_label, spread_label,
                       stats, workload)
 
 LATENCY = (("latency_p50_ns", "p50", "--"), ("latency_p99_ns", "p99", "-"))
-FROM_POINT = {"latency_p50_ns": lambda p: (p.get("latency_ns") or {}).get("p50"),
-              "latency_p99_ns": lambda p: (p.get("latency_ns") or {}).get("p99"),
-              "throughput_msgs_per_s": lambda p: p.get("throughput_msgs_per_s")}
 
 
 def offered_axis(aggregates):
@@ -30,26 +28,15 @@ def offered_axis(aggregates):
     return "rate" if len(rates) >= 3 else None
 
 
-def overloaded_runs(sweep):
-    """{cell key: its overloaded points} (an aggregate's median leaves them out)."""
-    runs = {}
-    for p in sweep["points"]:
-        if p["status"] == "overloaded":
-            runs.setdefault(cell_key(p, sweep["config"]), []).append(p)
-    return runs
-
-
-def cell_values(sweep, aggregate, overloaded):
-    """({metric: {median, min, max}}, overloaded) of one cell: the ok runs' medians (hollow if
-    some repeat was overloaded), or for a cell without an ok run its overloaded runs'; None when
+def cell_values(aggregate):
+    """({metric: {median, min, max}}, overloaded) of one cell: the ok runs' medians (hollow when
+    some repeat was overloaded), else the overloaded runs' (`overloaded_metrics`); None when
     neither has a latency."""
-    runs = overloaded.get(cell_key(aggregate, sweep["config"]), [])
     metrics = aggregate.get("metrics") or {}
+    overloaded = aggregate.get("overloaded_metrics") or {}
     if "latency_p50_ns" in metrics:
-        return metrics, bool(runs)
-    found = {m: stats([get(p) for p in runs]) for m, get in FROM_POINT.items()}
-    found = {m: v for m, v in found.items() if v}
-    return (found, True) if "latency_p50_ns" in found else None
+        return metrics, bool(overloaded)
+    return (overloaded, True) if "latency_p50_ns" in overloaded else None
 
 
 def capacity(aggregates):
@@ -71,13 +58,12 @@ def offered_x(aggregate, kind):
     return aggregate.get("rate")
 
 
-def curves(sweep, aggregates, kind):
+def curves(aggregates, kind):
     """{backend: [(x, {metric: stats}, overloaded)]} sorted by x."""
     rows = {}
-    overloaded = overloaded_runs(sweep)
     for a in aggregates:
         x = offered_x(a, kind)
-        values = cell_values(sweep, a, overloaded) if x is not None else None
+        values = cell_values(a) if x is not None else None
         if values is None:
             continue
         rows.setdefault(a["backend"], []).append((x, values[0], values[1]))
@@ -137,7 +123,7 @@ def x_label(kind):
 def draw_load(sweep, styles, out_dir, series, idle, aggregates, kind):
     config = sweep["config"]
     name = f"load-{series['name']}-idle{idle}"
-    rows = curves(sweep, aggregates, kind)
+    rows = curves(aggregates, kind)
     drawn = {(b, r[0]) for b, v in rows.items() for r in v}
     bad = not_ok_note([a for a in aggregates if (a["backend"], offered_x(a, kind)) not in drawn],
                       lambda a: f"{a['backend']} at "
@@ -173,7 +159,7 @@ def draw_load(sweep, styles, out_dir, series, idle, aggregates, kind):
                  f"{size_label(w['size'])} messages, persistent connections", fontsize=10)
     note = ("Latency counts from each message's intended send time (coordinated omission "
             "corrected).\nHollow markers: a repeat was overloaded, the offered rate was not kept; a "
-            "cell with no ok repeat shows its overloaded runs' numbers (no median elsewhere counts "
+            "cell with no ok repeat shows its overloaded runs' medians (no median elsewhere counts "
             "them).")
     if kind == "fraction":
         note += "\n100% is each backend's own capacity, so it differs between backends."

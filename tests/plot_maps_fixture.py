@@ -154,8 +154,8 @@ def make_point(c, repeat, rng):
     if c["lifetime"]:
         p["server"]["cpu_us_per_conn"] = cpu * c["lifetime"]
         p["connections"] = {"opened_per_s": throughput / c["lifetime"]}
-    if "offered" in extra:  # only for the aggregate's metric below, which is what plot.py reads
-        p["offered_rate_msgs_per_s"] = extra["offered"]
+    if "offered" in extra:  # a rate fraction's point carries the rate it came to
+        p["rate"] = extra["offered"]
     return p
 
 
@@ -171,27 +171,38 @@ METRICS = {
     "interest_changes_per_msg": lambda p: p["server"]["interest_changes_per_msg"],
     "server_cpu_us_per_conn": lambda p: p["server"].get("cpu_us_per_conn"),
     "connections_per_s": lambda p: p.get("connections", {}).get("opened_per_s"),
-    "offered_rate_msgs_per_s": lambda p: p.get("offered_rate_msgs_per_s"),
+    "offered_rate_msgs_per_s": lambda p: p.get("rate"),
 }
 
 
+def metric_table(runs):
+    """{metric: {median, min, max}} over some runs."""
+    table = {}
+    for name, get in METRICS.items():
+        values = [v for v in (get(p) for p in runs) if v is not None]
+        if values:
+            table[name] = {"median": statistics.median(values), "min": min(values),
+                           "max": max(values)}
+    return table
+
+
 def aggregate(runs):
-    """As the sweep aggregates: medians, min and max over the ok runs only."""
+    """As the sweep aggregates: `metrics` over the ok runs, `overloaded_metrics` (when there are
+    some) over the overloaded ones; a rate fraction's aggregate has a null rate."""
     first = runs[0]
     statuses = {p["status"] for p in runs}
     ok = [p for p in runs if p["status"] == "ok"]
-    metrics = {}
-    for name, get in METRICS.items():
-        values = [v for v in (get(p) for p in ok) if v is not None]
-        if values:
-            metrics[name] = {"median": statistics.median(values), "min": min(values),
-                             "max": max(values)}
+    overloaded = [p for p in runs if p["status"] == "overloaded"]
     keys = ("series", "backend", "idle", "active", "size", "lifetime", "rate", "rate_fraction",
             "total_fds")
-    return dict({k: first[k] for k in keys}, runs=len(runs), ok_runs=len(ok),
-                status=statuses.pop() if len(statuses) == 1 else "mixed",
-                generator_bound=False, fell_behind=any(p["status"] == "overloaded" for p in runs),
-                metrics=metrics)
+    a = dict({k: first[k] for k in keys}, runs=len(runs), ok_runs=len(ok),
+             status=statuses.pop() if len(statuses) == 1 else "mixed",
+             generator_bound=False, fell_behind=bool(overloaded), metrics=metric_table(ok))
+    if first["rate_fraction"] is not None:
+        a["rate"] = None
+    if overloaded:
+        a["overloaded_metrics"] = metric_table(overloaded)
+    return a
 
 
 def study(name, series, idle, active=(BASE["active"],), size=(BASE["size"],), lifetime=(None,),

@@ -96,6 +96,7 @@ def nothing_ok(args):
     for a in sweep["aggregates"]:
         if a["backend"] == "uring-poll":
             a.update(status="unsupported", ok_runs=0, metrics={})
+            a.pop("overloaded_metrics", None)
     for p in sweep["points"]:
         if p["backend"] == "uring-poll":
             p.update(status="unsupported", reason="io_uring is not available (synthetic)")
