@@ -158,9 +158,9 @@ def draw_load(sweep, styles, out_dir, series, idle, aggregates, kind):
                  f"{setting(series, config)}; {w['active']} active connections, "
                  f"{size_label(w['size'])} messages, persistent connections", fontsize=10)
     note = ("Latency counts from each message's intended send time (coordinated omission "
-            "corrected).\nHollow markers: a repeat was overloaded, the offered rate was not kept; a "
-            "cell with no ok repeat shows its overloaded runs' medians (no median elsewhere counts "
-            "them).")
+            "corrected).\nHollow markers: a repeat was overloaded, the offered rate was not kept; "
+            "a cell with no ok repeat shows its overloaded runs' medians (no median elsewhere "
+            "counts them).")
     if kind == "fraction":
         note += "\n100% is each backend's own capacity, so it differs between backends."
     finish(fig, axes[1], sweep, out_dir, name, joined(note, repeat_note(n), bad))

@@ -12,6 +12,7 @@ hatched, with their status. Drawn for the closed-loop series the workload charts
 message size, for each backend of MAP_BACKENDS that shares at least 2 x 2 cells with epoll-lt."""
 import math
 import warnings
+from collections import Counter
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -52,6 +53,19 @@ def cells_of(aggregates, config, series, fixed, field):
     return table
 
 
+def crossed(cells):
+    """The cells of the columns and rows with 2 or more cells each: the grid a study crossed,
+    without the idle study's single row (active 10 or persistent at every idle count), which
+    cpu_per_message shows."""
+    while True:
+        columns = Counter(x for x, _ in cells)
+        rows = Counter(y for _, y in cells)
+        kept = {(x, y) for x, y in cells if columns[x] >= 2 and rows[y] >= 2}
+        if kept == cells:
+            return cells
+        cells = kept
+
+
 def ratio_grid(mine, ref, xs, ys):
     """(ratios, lows, highs, statuses) as ys x xs lists; nan and the status where not both ok."""
     shape = (len(ys), len(xs))
@@ -81,9 +95,9 @@ def colour_norm(ratio):
     return LogNorm(vmin=1 / spread, vmax=spread)
 
 
-def times(value):
-    """A ratio as the maps write it: two decimals below 10 (1.20×), else 3 significant digits."""
-    return f"{value:.2f}×" if value < 10 else f"{value:.3g}×"
+def ratio_text(value):
+    """A ratio as the maps write it: two decimals below 10 (1.20), else 3 significant digits."""
+    return f"{value:.2f}" if value < 10 else f"{value:.3g}"
 
 
 def colour_bar(fig, ax, mesh, norm, label):
@@ -96,7 +110,7 @@ def colour_bar(fig, ax, mesh, norm, label):
         if norm.vmin <= t <= norm.vmax and all(abs(math.log(t / u)) >= gap for u in ticks):
             ticks.append(t)
     ticks.sort()
-    bar.set_ticks(ticks, labels=[times(t) for t in ticks])
+    bar.set_ticks(ticks, labels=[f"{t:g}×" for t in ticks])
     bar.ax.minorticks_off()
     bar.set_label(label, fontsize=8)
 
@@ -112,9 +126,9 @@ def annotate(ax, ratio, low, high, status, norm, bars):
                         color="#444444", bbox=dict(facecolor="#dddddd", edgecolor="none", pad=1))
                 continue
             strong = abs(math.log(r)) > 0.6 * math.log(norm.vmax)
-            text = times(r)
+            text = ratio_text(r) + "×"
             if bars:
-                text += f"\n{low[j, i]:.3g}–{high[j, i]:.3g}"
+                text += f"\n{ratio_text(low[j, i])}–{ratio_text(high[j, i])}"
             if status[j][i] != "ok":
                 text += f"\n({status[j][i]})"
             ax.text(i, j, text, ha="center", va="center", fontsize=8 if not bars else 7,
@@ -146,7 +160,7 @@ def legend(ax, any_grey):
 def draw_map(sweep, out_dir, name, series, backend, table, axis, fixed):
     config = sweep["config"]
     mine, ref = table[backend], table[REFERENCE]
-    shared = set(mine) & set(ref)
+    shared = crossed(set(mine) & set(ref))
     xs = sorted({x for x, _ in shared})
     ys = sorted({y for _, y in shared}, key=axis.order)
     if len(xs) < 2 or len(ys) < 2:

@@ -6,7 +6,8 @@ aggregates with active, size, lifetime, rate, rate_fraction; config.studies):
 
 SYNTHETIC TEST DATA: every number comes from the made-up cost model below (plausible shapes,
 not measurements). It exists to exercise plots/plot.py's chart families:
-  idle study      closed-split and open-split, idle 0/100/1000, the base workload
+  idle study      closed-split and open-split, idle 0/100/1000/3000, the base workload (select
+                  past FD_SETSIZE at 3000: unsupported)
   activity        closed-split, idle 0/100/1000 x active 1/10/100 (select at 1000 idle and
                   100 active is past FD_SETSIZE: unsupported)
   churn           closed-split, idle 0/100/1000 x lifetime 1/10/100 at 10 active
@@ -24,6 +25,7 @@ import sys
 
 BACKENDS = ["select", "poll", "epoll-lt", "uring-poll"]
 IDLE = [0, 100, 1000]
+IDLE_STUDY = IDLE + [3000]  # the idle study goes further than the others, as the sweep's do
 ACTIVE = [1, 10, 100]
 LIFETIME = [1, 10, 100, None]
 SIZE = [64, 1024, 16384, 65536]
@@ -92,9 +94,10 @@ def grid():
     """Every (series, backend, workload) of the run, each once (the studies overlap)."""
     cells = []
     for backend in BACKENDS:
-        for idle in IDLE:
+        for idle in IDLE_STUDY:
             cells.append(cell("closed-split", backend, idle))
             cells.append(cell("open-split", backend, idle, rate=BASE["rate"]))
+        for idle in IDLE:
             cells += [cell("closed-split", backend, idle, active=a) for a in ACTIVE]
             cells += [cell("closed-split", backend, idle, lifetime=n) for n in LIFETIME]
         cells += [cell("closed-split", backend, 0, size=s) for s in SIZE]
@@ -219,11 +222,12 @@ def sweep_document():
         runs = [make_point(c, r, rng) for r in range(1, REPEATS + 1)]
         points += runs
         aggregates.append(aggregate(runs))
-    config = {"mode": "custom", "backends": BACKENDS, "idle": IDLE, "active": BASE["active"],
+    config = {"mode": "custom", "backends": BACKENDS, "idle": IDLE_STUDY, "active": BASE["active"],
               "size": BASE["size"], "depth": 1, "rate": BASE["rate"], "duration_s": 1.0,
               "warmup_s": 0.5, "repeats": REPEATS, "server_cpu": 0, "generator_cpu": 1,
               "series": [SERIES["closed-split"], SERIES["open-split"]],
-              "studies": [study("idle", ["closed-split", "open-split"], IDLE, rates=[BASE["rate"]]),
+              "studies": [study("idle", ["closed-split", "open-split"], IDLE_STUDY,
+                                rates=[BASE["rate"]]),
                           study("activity", ["closed-split"], IDLE, active=ACTIVE),
                           study("churn", ["closed-split"], IDLE, lifetime=LIFETIME),
                           study("size", ["closed-split"], [0], size=SIZE),

@@ -8,9 +8,10 @@ studies, which must draw none of them and nothing else than before).
                     --reference results/reference --out DIR
 
 Checks: every expected chart exists as SVG and PNG, non-empty, the SVG parses as XML; the maps
-say what they show (ratios, the unsupported select cell); a slice with no ok cell is drawn as the
-"nothing to plot" placeholder (a backend every point of which is unsupported); the idle-study charts are still drawn; plot.py exits 0 and prints
-no traceback or warning; index.html shows each new chart with its reading guide."""
+say what they show (ratios, the unsupported select cell, no column the studies did not cross); a
+map with no ok cell is drawn as the "nothing to plot" placeholder (a backend every point of which
+is unsupported); the idle-study charts are still drawn; plot.py exits 0 and prints no traceback
+or warning; index.html shows each new chart with its reading guide."""
 import argparse
 import json
 import os
@@ -75,6 +76,8 @@ def synthetic(args):
         check_chart(run_dir, stem)
     select_map = svg_text(os.path.join(run_dir, "map-idle-active-select.svg"))
     check("<!-- unsupported -->" in select_map, "the select map shows no unsupported cell")
+    check("<!-- 3000 -->" not in select_map,
+          "the select map has a column for 3000 idle, where only the idle study measured")
     check("×" in select_map and "break-even (ratio 1)" in select_map,
           "the select map has no ratio annotations or no break-even legend")
     load = svg_text(os.path.join(run_dir, "load-open-split-idle1000.svg"))
@@ -121,8 +124,9 @@ def old_format(args):
     check(not new, f"the old-format run drew new charts: {new}")
     with open(os.path.join(run_dir, "sweep.json")) as f:
         series = [s["name"] for s in json.load(f)["config"]["series"]]
-    expected = ["throughput", "cpu_per_message", "events_per_wait"] + [
-        f"{kind}-{s}" for s in series if s.startswith("open") for kind in ("latency", "percentiles")]
+    per_series = [f"{kind}-{s}" for s in series if s.startswith("open")
+                  for kind in ("latency", "percentiles")]
+    expected = ["throughput", "cpu_per_message", "events_per_wait"] + per_series
     for stem in expected:
         check_chart(run_dir, stem)
 
