@@ -164,8 +164,8 @@ def draw_map(sweep, out_dir, name, series, backend, table, axis, fixed):
     xs = sorted({x for x, _ in shared})
     ys = sorted({y for _, y in shared}, key=axis.order)
     if len(xs) < 2 or len(ys) < 2:
-        log(f"no {name}: {backend} and {REFERENCE} share {len(xs)} idle x {len(ys)} "
-            f"{axis.field} values (need 2 x 2)")
+        log(f"no {name}: {backend} and {REFERENCE} were not both measured on a grid of 2 or "
+            f"more idle counts x 2 or more {axis.field} values")
         return
     ratio, low, high, status = ratio_grid(mine, ref, xs, ys)
     n = repeats(sweep)
