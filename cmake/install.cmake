@@ -13,6 +13,9 @@ install(TARGETS ${MUXBENCH_PROGRAMS} RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
 set(MUXBENCH_DATA_DESTINATION ${CMAKE_INSTALL_DATADIR}/muxbench)
 install(PROGRAMS plots/plot.py plots/report.py bench/micro_report.py
         DESTINATION ${MUXBENCH_DATA_DESTINATION})
+# The modules plot.py imports from its own directory.
+install(FILES plots/chartkit.py plots/maps.py plots/load_curves.py plots/workload_lines.py
+        DESTINATION ${MUXBENCH_DATA_DESTINATION})
 install(PROGRAMS servers/python/echo_server.py
         DESTINATION ${MUXBENCH_DATA_DESTINATION}/servers/python)
 install(FILES results/README.md DESTINATION ${MUXBENCH_DATA_DESTINATION}/results)

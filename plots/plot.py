@@ -11,6 +11,19 @@ Reads sweep.json (and micro.json when present) and writes PNG and SVG files:
                     percentile axis), one line per backend at the smallest and the largest idle
                     count, from the points' histograms (repeats merged exactly)
   wait_cost         wait-bench: one wait call vs registered descriptors (log-log)
+Runs with the map studies (sweep.json's points and aggregates carry active, size, lifetime, rate
+and rate_fraction) also get, each only where the run has data for it (a skipped chart is said on
+stderr):
+  map-idle-active-<backend>, map-idle-lifetime-<backend>  closed loop: the backend's server CPU
+                    per message over epoll-lt's per cell of idle x active / idle x lifetime
+                    (poll, select, uring-poll; plots/maps.py)
+  load-<series>-idle<N>  open loop: p50/p99 latency and achieved rate vs offered load, per idle
+                    count with 3 or more rates (plots/load_curves.py)
+  activity, churn, size  closed loop: server CPU per message vs active connections, connection
+                    lifetime (plus CPU per connection), message size (plus interest changes per
+                    message) (plots/workload_lines.py)
+The charts above draw only the base workload (config's active, size and rate, persistent
+connections), so a run's other studies leave them as they were; older files are all base.
 The backends (their order, hence their colours) come from `echo-server --list-backends --json`;
 a wait-bench variant of a backend (epoll-et-rearm) takes a colour of its own.
 Points are medians over the repeats with bars from min to max, and the legend says so; a run of
@@ -30,12 +43,12 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-# (colour, marker) by position in echo-server's backend table; backends the table does not know
-# (a foreign server's, wait-bench's variants such as epoll-et-rearm) take the slots after it, in
-# name order, so that no two lines of one chart share a colour.
-PALETTE = [("#d62728", "s"), ("#ff7f0e", "D"), ("#1f77b4", "o"), ("#17becf", "^"),
-           ("#2ca02c", "v"), ("#9467bd", "P"), ("#8c564b", "X"), ("#e377c2", "*"),
-           ("#7f7f7f", "h"), ("#bcbd22", "<"), ("#393b79", ">"), ("#637939", "p")]
+from chartkit import (Styles, base_aggregates, base_points, describe, draw_lines,  # noqa: E402
+                      finish, joined, left_out, nothing_to_plot, repeats, spread_label)
+from load_curves import draw_load_curves  # noqa: E402
+from maps import draw_maps  # noqa: E402
+from workload_lines import draw_workload_lines  # noqa: E402
+
 FD_SETSIZE = 1024
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -91,20 +104,6 @@ def backend_table(echo_server):
         raise PlotError(f"{' '.join(command)} printed no backend table: {e}") from e
 
 
-class Styles:
-    """Colour and marker per backend: the table's backends by table position, then the others."""
-
-    def __init__(self, table_names, seen_names):
-        self.table = list(table_names)
-        self.order = self.table + sorted(set(seen_names) - set(self.table))
-
-    def colour(self, name):
-        return PALETTE[self.order.index(name) % len(PALETTE)][0]
-
-    def marker(self, name):
-        return PALETTE[self.order.index(name) % len(PALETTE)][1]
-
-
 def base_backend(table_names, micro_name):
     """The backend a wait-bench family measures: itself, or the longest table name it extends
     (epoll-et-rearm is epoll-et with the re-arm timed); a name of neither kind is its own."""
@@ -114,88 +113,16 @@ def base_backend(table_names, micro_name):
     return max(bases, key=len) if bases else micro_name
 
 
-def caption(sweep):
-    env = sweep["environment"]
-    return (f"muxbench {sweep['run_id']} ({sweep['config']['mode']}) · {env['cpu_model']}, "
-            f"{env['online_cpus']} CPUs · {env['kernel']} · fd limit {env['fd_limit']['soft']} · "
-            f"{sweep['started_utc'][:10]}")
-
-
-def repeats(sweep):
-    """How many repeats a point's median is taken over: the most ok runs of any aggregate, else the
-    configured count."""
-    runs = [a.get("ok_runs", a.get("runs")) for a in sweep.get("aggregates", [])]
-    runs = [r for r in runs if isinstance(r, int)]
-    return max(runs) if runs else int(sweep["config"].get("repeats", 1))
-
-
-def spread_label(n):
-    """The legend's title: what a point and its bars are."""
-    return f"median, bars min–max over {n} repeats" if n > 1 else "one repeat per point: no spread"
-
-
 def series_rows(sweep, series, metric):
     """{backend: [(total_fds, median, low, high, generator_bound)]} for one series and metric."""
     rows = {}
-    for a in sweep["aggregates"]:
+    for a in base_aggregates(sweep):
         if a["series"] != series or metric not in a["metrics"]:
             continue
         m = a["metrics"][metric]
         rows.setdefault(a["backend"], []).append(
             (a["total_fds"], m["median"], m["min"], m["max"], a["generator_bound"]))
     return {b: sorted(v) for b, v in rows.items()}
-
-
-def left_out(sweep, series):
-    """A caption line naming the points of a series that no chart shows (failed, overloaded)."""
-    counts = {}
-    for p in sweep["points"]:
-        if p["series"] == series and p["status"] in ("failed", "overloaded"):
-            counts[p["status"]] = counts.get(p["status"], 0) + 1
-    if not counts:
-        return None
-    what = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
-    return f"Not plotted: {what} point(s) of this series (see the caveats in summary.md)."
-
-
-def joined(*notes):
-    return "\n".join(n for n in notes if n) or None
-
-
-def finish(fig, ax, sweep, out_dir, name, note=None):
-    ax.grid(True, which="major", alpha=0.35)
-    ax.grid(True, which="minor", alpha=0.12)
-    fig.text(0.01, 0.01, caption(sweep) + (f"\n{note}" if note else ""), fontsize=7, color="#555555",
-             va="bottom")
-    fig.tight_layout(rect=(0, 0.04 + 0.02 * (note.count("\n") + 1) if note else 0.04, 1, 1))
-    for ext in ("png", "svg"):
-        fig.savefig(os.path.join(out_dir, f"{name}.{ext}"), dpi=130)
-    plt.close(fig)
-
-
-def draw_lines(ax, rows, styles, scale=1.0, bars=True):
-    """One line per backend: medians, with min–max bars when there is a spread to show (bars)."""
-    any_bound = False
-    for backend in styles.order:
-        if backend not in rows:
-            continue
-        xs = [r[0] for r in rows[backend]]
-        ys = [r[1] * scale for r in rows[backend]]
-        style = dict(color=styles.colour(backend), marker=styles.marker(backend), markersize=5,
-                     linewidth=1.6, label=backend)
-        if bars:
-            low = [max(0.0, (r[1] - r[2]) * scale) for r in rows[backend]]
-            high = [max(0.0, (r[3] - r[1]) * scale) for r in rows[backend]]
-            ax.errorbar(xs, ys, yerr=[low, high], capsize=2, **style)
-        else:  # a plain line: the legend shows no bar glyph either
-            ax.plot(xs, ys, **style)
-        bound = [(r[0], r[1] * scale) for r in rows[backend] if r[4]]
-        if bound:
-            any_bound = True
-            ax.scatter([b[0] for b in bound], [b[1] for b in bound], s=90, facecolors="none",
-                       edgecolors="#444444", linewidths=1.0, zorder=5)
-    if any_bound:
-        ax.scatter([], [], s=90, facecolors="none", edgecolors="#444444", label="generator-bound")
 
 
 def mark_fd_setsize(ax):
@@ -209,15 +136,6 @@ def closed_series(sweep):
         if s["load"] == "closed":
             return s
     return None
-
-
-def describe(series, config):
-    if series["load"] == "open":
-        load = f"open loop at {config['rate']:g} msg/s"
-    else:
-        load = f"closed loop, {config['depth']} in flight per connection"
-    gen = "busy-polling generator" if series["busy_poll"] else "sleeping generator"
-    return f"{config['active']} active connections, {load}, {series['placement']} placement, {gen}"
 
 
 def chart_closed(sweep, styles, out_dir, name, metric, ylabel, title, log_y, scale=1.0, note=None):
@@ -239,15 +157,6 @@ def chart_closed(sweep, styles, out_dir, name, metric, ylabel, title, log_y, sca
     mark_fd_setsize(ax)
     ax.legend(fontsize=8, title=spread_label(n), title_fontsize=8)
     finish(fig, ax, sweep, out_dir, name, joined(note, left_out(sweep, series["name"])))
-
-
-def nothing_to_plot(sweep, series, out_dir, name):
-    """Every point of the series failed or was overloaded: say so where the chart would be."""
-    fig, ax = plt.subplots(figsize=(11, 5))
-    ax.axis("off")
-    ax.text(0.5, 0.5, f"No point of {series['name']} measured ok: nothing to plot.",
-            ha="center", va="center", fontsize=12)
-    finish(fig, ax, sweep, out_dir, name, left_out(sweep, series["name"]))
 
 
 def chart_latency(sweep, styles, out_dir):
@@ -331,7 +240,7 @@ def chart_percentiles(sweep, styles, out_dir):
     for series in sweep["config"]["series"]:
         if series["load"] != "open":
             continue
-        ok = [p for p in sweep["points"] if p["series"] == series["name"] and p["status"] == "ok"
+        ok = [p for p in base_points(sweep) if p["series"] == series["name"] and p["status"] == "ok"
               and p["id"] in reports and reports[p["id"]].get("histogram")]
         if not ok:
             nothing_to_plot(sweep, series, out_dir, f"percentiles-{series['name']}")
@@ -455,6 +364,9 @@ def main():
     chart_latency(sweep, styles, out_dir)
     chart_percentiles(sweep, styles, out_dir)
     chart_micro(sweep, styles, micro, out_dir)
+    draw_maps(sweep, styles, out_dir)
+    draw_load_curves(sweep, styles, out_dir)
+    draw_workload_lines(sweep, styles, out_dir)
     return 0
 
 

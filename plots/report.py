@@ -22,7 +22,9 @@ import tempfile
 
 PROG = "report.py"
 
-# Charts plot.py draws, in reading order, with one sentence for someone new to the suite.
+# Charts plot.py draws, in reading order, with one sentence for someone new to the suite. A name
+# ending in "-" is a family (latency-<series>); its optional fourth element words the rest of the
+# name: a format string or a function (default: "series {}").
 KNOWN_CHARTS = [
     ("throughput", "Throughput as idle connections are added",
      "Closed loop: echoed messages per second while more and more idle connections sit beside the "
@@ -38,6 +40,27 @@ KNOWN_CHARTS = [
     ("percentiles-", "Latency by percentile",
      "Open loop: every message's latency as HdrHistogram's percentile spectrum (log percentile "
      "axis), one line per backend at the smallest and the largest idle count."),
+    ("map-idle-active-", "Map: idle × active connections",
+     "Each cell: the backend's server CPU per message divided by epoll-lt's at that many idle and "
+     "active connections; red costs more than epoll-lt, blue less, the solid line is break-even "
+     "and the dashed lines ±10%.", "{} ÷ epoll-lt"),
+    ("map-idle-lifetime-", "Map: idle connections × connection lifetime",
+     "As the map above, with connections replaced after that many echo exchanges (persistent "
+     "last): where the cost of opening and closing connections outweighs the idle scan.",
+     "{} ÷ epoll-lt"),
+    ("activity", "Server CPU per message as active connections are added",
+     "With no idle connections: how the cost per message changes as more connections are busy "
+     "(a wake-up serves more of them)."),
+    ("churn", "Server CPU as connections are replaced",
+     "Cost per message and per connection against how many exchanges a connection lives for; "
+     "short lives make registering and removing descriptors count."),
+    ("size", "Server CPU per message as messages grow",
+     "Cost per message and interest changes per message (write interest armed and disarmed when "
+     "a message does not fit the socket buffer) against message size."),
+    ("load-", "Latency against offered load",
+     "Open loop at rising rates: p50 (dashed) and p99 (solid) latency, and the rate achieved; "
+     "hollow markers are overloaded points, where the offered rate was not kept.",
+     lambda rest: re.sub(r"^(.*)-idle(\d+)$", r"series \1, \2 idle connections", rest)),
     ("wait_cost", "One wait call (micro-benchmark)",
      "wait-bench: the time of one select/poll/epoll_wait/io_uring call with one ready descriptor, "
      "against the number registered."),
@@ -321,7 +344,9 @@ def section_status(sweep, results_dir):
 
     problems = [p for p in points if get(p, "status") not in ("ok", "unsupported")]
     if problems:
-        out.append(f"<h3>Points that did not finish ({len(problems)})</h3>")
+        # Overloaded points finished: their offered rate was not kept (latency-vs-load curves
+        # are made of them).
+        out.append(f"<h3>Points not measured ok ({len(problems)})</h3>")
         out.append('<table class="sortable"><thead><tr><th>point</th><th>status</th>'
                    '<th>reason</th></tr></thead><tbody>')
         for p in problems:
@@ -433,7 +458,7 @@ def chart_files(results_dir, names):
             stems.setdefault(stem, []).append(name)
 
     def rank(stem):
-        for i, (prefix, _, _) in enumerate(KNOWN_CHARTS):
+        for i, (prefix, *_) in enumerate(KNOWN_CHARTS):
             if stem == prefix or (prefix.endswith("-") and stem.startswith(prefix)):
                 return (i, stem)
         return (len(KNOWN_CHARTS), stem)
@@ -446,11 +471,13 @@ def chart_files(results_dir, names):
 
 
 def chart_text(stem):
-    for prefix, title, text in KNOWN_CHARTS:
+    for prefix, title, text, *rest in KNOWN_CHARTS:
         if stem == prefix:
             return title, text
         if prefix.endswith("-") and stem.startswith(prefix):
-            return f"{title}: series {stem[len(prefix):]}", text
+            words = rest[0] if rest else "series {}"
+            suffix = words(stem[len(prefix):]) if callable(words) else words.format(stem[len(prefix):])
+            return f"{title}: {suffix}", text
     return stem, ""
 
 
