@@ -183,7 +183,7 @@ nlohmann::json row(const std::string& name, double ns_per_call, int repetition =
 // epoll-lt ready:1 450, ready:all 300 + 150·N; and the per-message and per-connection rows.
 nlohmann::json synthetic_micro() {
   nlohmann::json benchmarks = nlohmann::json::array();
-  for (const double n : {16.0, 64.0, 256.0, 1024.0}) {
+  for (const double n : {16.0, 64.0, 256.0, 512.0}) {
     const std::string fds = fmt::format("/fds:{}", n);
     benchmarks.push_back(row("poll/socketpair/ready:0" + fds, 100 + 40 * n));
     benchmarks.push_back(row("poll/socketpair/ready:1" + fds, 1000 + 140 * n));
@@ -225,7 +225,7 @@ TEST(CostModelReader, ReadsTheCoefficientsFromTheirRows) {
   EXPECT_NEAR(c->poll.register_per_fd.ns, 100, 1e-9);
   EXPECT_NEAR(c->poll.ready_per_fd.ns, 10, 1e-9);
   EXPECT_NEAR(c->poll.base.ns, 1000, 1e-6);
-  EXPECT_NE(c->poll.scan_per_fd.source.find("poll/socketpair/ready:0/fds:{16,64,256,1024}"),
+  EXPECT_NE(c->poll.scan_per_fd.source.find("poll/socketpair/ready:0/fds:{16,64,256,512}"),
             std::string::npos)
       << c->poll.scan_per_fd.source;
   EXPECT_NEAR(c->epoll_lt.per_event.ns, 150, 1e-9);
@@ -284,6 +284,39 @@ TEST(CostModelReader, FallsBackToEpollCtlWithoutConnCycleRows) {
   ASSERT_TRUE(c) << why_not;
   EXPECT_NEAR(c->connection.at("epoll-lt").ns, 1250, 1e-9);
   EXPECT_NEAR(c->connection.at("poll").ns, 0, 1e-9);
+}
+
+TEST(CostModelReader, ConnectionCostIsTheCommonAcceptAndClosePlusTheBackendsOwnPart) {
+  auto micro = synthetic_micro();
+  auto& benchmarks = micro["benchmarks"];
+  const auto cycle = [&](const std::string& backend, double accept, double add, double remove,
+                         double close) {
+    auto r = row("conn_cycle/" + backend + "/iterations:4000", accept + add + remove + close);
+    r["ns_accept"] = accept;
+    r["ns_add"] = add;
+    r["ns_remove"] = remove;
+    r["ns_close"] = close;
+    return r;
+  };
+  benchmarks.erase(std::remove_if(benchmarks.begin(), benchmarks.end(),
+                                  [](const nlohmann::json& b) {
+                                    return b["name"].get<std::string>().rfind("conn_cycle", 0) == 0;
+                                  }),
+                   benchmarks.end());
+  benchmarks.push_back(cycle("select", 1000, 20, 20, 5000));     // accept + close 6000
+  benchmarks.push_back(cycle("poll", 1000, 20, 20, 6000));       // 7000
+  benchmarks.push_back(cycle("epoll-lt", 900, 600, 650, 4100));  // 5000
+  benchmarks.push_back(cycle("uring-poll", 2000, 40, 900, 100));
+  std::string why_not;
+  const auto c = coefficients_from_micro(micro.dump(), why_not);
+  ASSERT_TRUE(c) << why_not;
+  EXPECT_NEAR(c->connection.at("poll").ns, 6000 + 40, 1e-9);
+  EXPECT_NEAR(c->connection.at("select").ns, 6000 + 40, 1e-9);
+  EXPECT_NEAR(c->connection.at("epoll-lt").ns, 6000 + 1250, 1e-9);
+  EXPECT_NEAR(c->connection.at("uring-poll").ns, 3040, 1e-9) << "uring-poll: its total";
+  EXPECT_NE(c->connection.at("epoll-lt").source.find("conn_cycle/{select,poll,epoll-lt}"),
+            std::string::npos)
+      << c->connection.at("epoll-lt").source;
 }
 
 // The sweep's reader of ready:1 rows is not confused by the cost model's rows.

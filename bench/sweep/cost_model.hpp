@@ -51,7 +51,11 @@
 //                 (recv + send of the message; beyond 16 KiB extrapolated)
 //     eagain      echo_syscalls/tcp/recv_eagain (epoll-et, uring-poll only)
 //     connection  conn_cycle/<backend>: accept + register + deregister + close in echo-server's
-//                 own poller; without those rows epoll_ctl_add + epoll_ctl_del for epoll and 0 for
+//                 own poller. Accept and close are the same calls for every readiness backend and
+//                 the noisiest part, so their median over the rows (select, poll, epoll-lt,
+//                 epoll-et) is the common part, plus the backend's own ns_add + ns_remove;
+//                 uring-poll's total as measured (its close work lands in the next enter).
+//                 Without those rows epoll_ctl_add + epoll_ctl_del for epoll and 0 for
 //                 select/poll (then accept and close, the same for all, are left out)
 //     changes(S)  2·max(0, S/B − 1) write-interest changes per message for a send buffer of B
 //                 bytes: the first B bytes go out at once, every further B needs write interest
@@ -113,8 +117,11 @@ struct CostCoefficients {
 };
 
 struct MicroFit {
-  std::string fd_kind;    // empty: tcp when its poll ready:0 rows are there, else socketpair
-  double max_fds = 1024;  // fit the rows up to here (above, cache effects bend the lines)
+  std::string fd_kind;  // empty: tcp when its poll ready:0 rows are there, else socketpair
+  // Fit the rows up to here. Above, the per-descriptor cost grows faster than linearly (on the
+  // reference VM from about 1000 descriptors: cache and TLB misses), and least squares would let
+  // those few large sizes set the slope for all.
+  double max_fds = 512;
 };
 
 // The coefficients from the text of wait-bench's JSON (iterations only; the median per size when

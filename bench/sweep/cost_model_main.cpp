@@ -3,8 +3,10 @@
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
+#include <cmath>
 #include <fstream>
 #include <sstream>
+#include <vector>
 
 #include "bench/sweep/cost_model.hpp"
 #include "common/exit_codes.hpp"
@@ -32,7 +34,7 @@ void print_list(const char* backend, const ReadyListCoefficients& r) {
 }
 
 void print_boundary(const std::string& what, const Boundary& b) {
-  fmt::print("  {:<34} {:<6} {:>10.4g}   {}\n", what, to_string(b.kind), b.value, b.explanation);
+  fmt::print("  {:<44} {:<6} {:>10.4g}   {}\n", what, to_string(b.kind), b.value, b.explanation);
 }
 
 }  // namespace
@@ -59,6 +61,14 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0.0, 1.0));
   app.add_option("--send-buffer", w.send_buffer, "socket send buffer in bytes (size boundary)")
       ->check(CLI::PositiveNumber);
+  double sleep_wake = 0;
+  app.add_option("--sleep-wake", sleep_wake,
+                 "ns per sleeping wait for the scheduler's sleep and wake-up (not measured by "
+                 "wait-bench; default 0)")
+      ->check(CLI::Range(0.0, 1e9));
+  app.add_option("--lifetime", w.lifetime, "exchanges per connection (default: persistent)")
+      ->check(CLI::Range(1.0, 1e300));
+  app.add_option("--size", w.size, "message bytes")->check(CLI::PositiveNumber);
   app.add_option("--advantage", advantage, "the relative difference that counts")
       ->check(CLI::Range(0.0, 0.99));
   CLI11_PARSE(app, argc, argv);
@@ -71,11 +81,12 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::string why_not;
-  const auto c = coefficients_from_micro(text.str(), why_not, fit);
+  auto c = coefficients_from_micro(text.str(), why_not, fit);
   if (!c) {
     fmt::print(stderr, "cost-model: {}: {}\n", path, why_not);
     return 1;
   }
+  if (sleep_wake > 0) c->sleep_wake = {sleep_wake, "given with --sleep-wake"};
   fmt::print("Coefficients ({} rows, fits over fds <= {}):\n", c->fd_kind, c->fit_max_fds);
   print_scan("poll", c->poll);
   if (c->select) print_scan("select", *c->select);
@@ -94,8 +105,10 @@ int main(int argc, char** argv) {
   print("pollfd edit", c->pollfd_edit);
   print("sleep + wake", c->sleep_wake);
 
-  fmt::print("\nPredicted server CPU ns per message (active {}, events per wait {}):\n  {:>8}",
-             w.active, w.events_per_wait, "idle");
+  fmt::print(
+      "\nPredicted server CPU ns per message (active {}, events per wait {}, sleep share {}, "
+      "lifetime {}, size {} B):\n  {:>8}",
+      w.active, w.events_per_wait, w.sleep_share, w.lifetime, w.size, "idle");
   const char* backends[] = {"select", "poll", "epoll-lt", "epoll-et", "uring-poll"};
   for (const char* backend : backends) fmt::print(" {:>10}", backend);
   fmt::print("\n");
@@ -109,22 +122,48 @@ int main(int argc, char** argv) {
     fmt::print("\n");
   }
 
-  fmt::print("\nBoundaries (active {}, events per wait {}, sleep share {}, advantage {}):\n",
-             w.active, w.events_per_wait, w.sleep_share, advantage);
+  fmt::print("\nBoundaries (events per wait {}, sleep share {}, advantage {}):\n",
+             w.events_per_wait, w.sleep_share, advantage);
   for (const char* scan : {"poll", "select"}) {
     Workload idle = w;
     idle.idle = 0;
-    print_boundary(fmt::format("1 idle: epoll-lt vs {}", scan),
+    print_boundary(fmt::format("1 idle, {} active: epoll-lt vs {}", w.active, scan),
                    idle_break_even(*c, scan, idle, advantage));
-    print_boundary(fmt::format("2 active share: {}", scan), active_share_tie(*c, scan, idle));
-    print_boundary(fmt::format("3 churn at {} idle: {}", w.idle, scan),
-                   churn_break_even(*c, scan, w));
+  }
+  // Activity: the share of ready descriptors at which the scan ties, for a few set sizes, with
+  // sleeping calls and with calls that find something ready at once.
+  for (const char* scan : {"poll", "select"}) {
+    for (const double active : {10.0, 64.0, 1000.0}) {
+      for (const double sleep_share : {1.0, 0.0}) {
+        Workload busy = w;
+        busy.idle = 0;
+        busy.active = active;
+        busy.sleep_share = sleep_share;
+        busy.events_per_wait = 1;
+        print_boundary(fmt::format("2 share, {} active, sleep {}: {}", active, sleep_share, scan),
+                       active_share_tie(*c, scan, busy));
+      }
+    }
+  }
+  for (const char* scan : {"poll", "select"}) {
+    for (const double idle : {0.0, 100.0}) {
+      Workload churn = w;
+      churn.idle = idle;
+      print_boundary(fmt::format("3 churn, {} idle: {} vs epoll-lt", idle, scan),
+                     churn_break_even(*c, scan, churn));
+    }
   }
   if (c->uring_poll) {
     print_boundary("3 churn: epoll-lt vs uring-poll",
                    churn_break_even(*c, "epoll-lt", w, "uring-poll"));
   }
-  print_boundary(fmt::format("4 size, send buffer {} B", w.send_buffer),
-                 size_threshold(*c, w, advantage));
+  std::vector<double> buffers = {16384, 262144, 4194304};
+  if (!std::isinf(w.send_buffer)) buffers = {w.send_buffer};
+  for (const double buffer : buffers) {
+    Workload sized = w;
+    sized.send_buffer = buffer;
+    print_boundary(fmt::format("4 size, send buffer {} B", buffer),
+                   size_threshold(*c, sized, advantage));
+  }
   return 0;
 }

@@ -59,7 +59,7 @@ SweepConfig default_config(bool full, std::uint64_t fd_limit, const std::vector<
     // sizes only (about 2 s more).
     c.micro_filter =
         "^(select|poll|epoll-lt|epoll-et|epoll-et-rearm|uring-poll)/socketpair/ready:1/|^epoll_ctl"
-        "|^(select|poll|epoll-lt)/socketpair/ready:(0|all)/fds:(16|256|1000)/"
+        "|^(select|poll|epoll-lt)/socketpair/ready:(0|all)/fds:(16|64|256)/"
         "|^conn_cycle/(select|poll|epoll-lt)/|^echo_syscalls/tcp/size:";
     c.micro_min_time = 0.05;
   }
