@@ -54,7 +54,7 @@
 //                 own poller. Accept and close are the same calls for every readiness backend and
 //                 the noisiest part, so their median over the rows (select, poll, epoll-lt,
 //                 epoll-et) is the common part, plus the backend's own ns_add + ns_remove;
-//                 uring-poll's total as measured (its close work lands in the next enter).
+//                 uring-poll's total as measured (its close work lands in later enters).
 //                 Without those rows epoll_ctl_add + epoll_ctl_del for epoll and 0 for
 //                 select/poll (then accept and close, the same for all, are left out)
 //     changes(S)  2·max(0, S/B − 1) write-interest changes per message for a send buffer of B
