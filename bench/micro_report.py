@@ -12,7 +12,9 @@ import math
 import re
 import sys
 
-NAME = re.compile(r"^(?P<backend>[a-z_-]+)/(?P<kind>socketpair|tcp)(?:/ready:(?P<ready>\d+))?/fds:(?P<fds>\d+)")
+# ready:all (every registered descriptor ready) is read as ready = fds. Rows of other shapes
+# (conn_cycle/<backend>, echo_syscalls/tcp/size:<S>, BigO/RMS rows) are not wait calls: skipped.
+NAME = re.compile(r"^(?P<backend>[a-z_-]+)/(?P<kind>socketpair|tcp)(?:/ready:(?P<ready>\d+|all))?/fds:(?P<fds>\d+)")
 COLUMNS = ["name", "backend", "kind", "ready", "fds", "run_type", "aggregate", "ns_per_call",
            "ns_per_fd", "iterations", "repetition", "error"]
 TABLE_FDS = [10, 100, 1000, 10000]
@@ -25,6 +27,13 @@ def backend_of(match):
     canonical_backend_name in common/backend_table.hpp). epoll_ctl_* families are named after the
     system call and keep their name."""
     return match["backend"].replace("_", "-") if match["ready"] is not None else match["backend"]
+
+
+def ready_count(match):
+    """Ready descriptors per call: K of ready:K, N of ready:all, empty for epoll_ctl_* rows."""
+    if match["ready"] is None:
+        return ""
+    return int(match["fds"]) if match["ready"] == "all" else int(match["ready"])
 
 
 def number(value):
@@ -46,7 +55,7 @@ def rows(report):
             "name": bench["name"],
             "backend": backend_of(match),
             "kind": match["kind"],
-            "ready": int(match["ready"]) if match["ready"] is not None else "",
+            "ready": ready_count(match),
             "fds": int(match["fds"]),
             "run_type": bench.get("run_type", ""),
             # Never empty: an all-empty column reads as float (pandas) in a run without

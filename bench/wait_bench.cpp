@@ -1,7 +1,12 @@
 // wait-bench: the cost of one readiness wait call against the number of registered descriptors.
-// Google Benchmark; every family is <backend>/<fd kind>/ready:<K>/fds:<N>. Run with --help.
+// Google Benchmark; every wait family is <backend>/<fd kind>/ready:<K>/fds:<N>, plus the
+// per-connection (conn_cycle) and per-message (echo_syscalls) rows. Run with --help.
+#include <arpa/inet.h>
 #include <benchmark/benchmark.h>
 #include <fmt/format.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include <algorithm>
@@ -30,6 +35,11 @@
 #include "common/uring.hpp"
 #include "common/usage_error.hpp"
 #include "common/version.hpp"
+#include "servers/epoll_poller.hpp"
+#include "servers/listener.hpp"
+#include "servers/poll_poller.hpp"
+#include "servers/select_poller.hpp"
+#include "servers/uring_poller.hpp"
 
 namespace muxbench {
 namespace {
@@ -44,9 +54,24 @@ struct Options {
 // lives at a time (each pool may take most of the fd limit); benchmarks run in registration order,
 // so the socketpair pool is replaced once by the TCP one (TCP pairs leave TIME_WAIT behind when
 // closed, so they are made only once). Throws std::runtime_error when it cannot provide `needed`.
+struct Pool {
+  std::unique_ptr<FdPairs> current;
+  std::optional<FdKind> current_kind;
+};
+Pool& the_pool() {
+  static Pool pool;
+  return pool;
+}
+
+// Closes the pool: the rows that make their own descriptors (conn_cycle, echo_syscalls) run after
+// every wait family and want low descriptor numbers (select) and the whole fd limit.
+void release_pool() {
+  the_pool().current.reset();
+  the_pool().current_kind.reset();
+}
+
 FdPairs& pool(FdKind kind, std::size_t needed, const Options& options) {
-  static std::unique_ptr<FdPairs> current;
-  static std::optional<FdKind> current_kind;
+  auto& [current, current_kind] = the_pool();
   if (current_kind != kind) {
     current.reset();
     current_kind = kind;
@@ -101,9 +126,13 @@ void time_waits(benchmark::State& state, Waiter& waiter, ReadySet& ready_set, st
   report(state, total_ns, n, ready);
 }
 
+// `ready` for the ready:all families: every registered descriptor is ready.
+constexpr std::size_t kAllReady = static_cast<std::size_t>(-1);
+
 template <class Waiter, bool TimePrepare>
 void wait_call(benchmark::State& state, FdKind kind, std::size_t ready, const Options* options) {
   const auto n = static_cast<std::size_t>(state.range(0));
+  if (ready == kAllReady) ready = n;
   try {
     FdPairs& pairs = pool(kind, n, *options);
     ReadySet ready_set(pairs, n, ready);
@@ -156,6 +185,150 @@ void epoll_ctl_call(benchmark::State& state, FdKind kind, CtlOperation operation
   }
 }
 
+// A row that is not a wait call: ns_per_call is the mean of the timed part of one iteration.
+void report_per_call(benchmark::State& state, double total_ns) {
+  if (state.iterations() == 0) return;
+  state.counters["ns_per_call"] = total_ns / static_cast<double>(state.iterations());
+}
+
+// The connection lifecycle as echo-server's event loop runs it, with its own poller class: accept
+// (accept_connection: accept4 + TCP_NODELAY), register for reading, and later deregister and
+// close. The client's connect and close are untimed. The client closes first (the server's close
+// follows the end of the stream, as in a closed-loop generator that hangs up), so TIME_WAIT stays
+// on the client side, spread over many source addresses. On loopback the server's close also runs
+// the client's side of the FIN exchange (softirq work done in the caller's context), as it does
+// in the echo server.
+template <class Poller>
+void conn_cycle(benchmark::State& state) {
+  release_pool();
+  try {
+    Listener listener("127.0.0.1", 0);
+    Poller poller;
+    sockaddr_in server{};
+    server.sin_family = AF_INET;
+    server.sin_port = htons(listener.port());
+    server.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    std::uint32_t source = 0;
+    double parts_ns[4] = {0, 0, 0, 0};  // accept, add, remove, close
+    for (auto _ : state) {
+      const int client = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      if (client < 0) throw std::system_error(errno, std::generic_category(), "socket");
+      sockaddr_in local{};
+      local.sin_family = AF_INET;  // 127.0.0.2 .. 127.0.0.65, the port chosen at connect
+      local.sin_addr.s_addr = htonl(INADDR_LOOPBACK + 1 + (source++ % 64));
+      const int one = 1;
+      ::setsockopt(client, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+      if (::bind(client, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0 ||
+          ::connect(client, reinterpret_cast<sockaddr*>(&server), sizeof server) != 0) {
+        const int error = errno;
+        ::close(client);
+        throw std::system_error(error, std::generic_category(), "connect");
+      }
+      const std::int64_t t0 = monotonic_ns();
+      const Accepted accepted = accept_connection(listener.fd());
+      const std::int64_t t1 = monotonic_ns();
+      if (accepted.outcome != AcceptOutcome::kAccepted) {
+        ::close(client);
+        throw std::system_error(accepted.error, std::generic_category(), "accept");
+      }
+      poller.add(accepted.fd, kRead);
+      const std::int64_t t2 = monotonic_ns();
+      ::close(client);
+      const std::int64_t t3 = monotonic_ns();
+      poller.remove(accepted.fd);
+      const std::int64_t t4 = monotonic_ns();
+      ::close(accepted.fd);
+      // io_uring: the poll request holds the socket until its cancellation completes, which the
+      // next io_uring_enter runs (the echo server's next wait). With one enter here (or one
+      // enter and another system call) the socket's release, FIN exchange included, still ran
+      // outside the timed part (close 0.15 µs instead of about 3 µs); with two it runs inside,
+      // as it does in the server's next waits. Two enters, timed with the close.
+      if constexpr (std::is_same_v<Poller, UringPoller>) {
+        poller.wait(0);
+        poller.wait(0);
+      }
+      const std::int64_t t5 = monotonic_ns();
+      const std::int64_t parts[4] = {t1 - t0, t2 - t1, t4 - t3, t5 - t4};
+      double elapsed = 0;
+      for (int i = 0; i < 4; ++i) {
+        parts_ns[i] += static_cast<double>(parts[i]);
+        elapsed += static_cast<double>(parts[i]);
+      }
+      state.SetIterationTime(elapsed / 1e9);
+    }
+    report_per_call(state, parts_ns[0] + parts_ns[1] + parts_ns[2] + parts_ns[3]);
+    if (state.iterations() > 0) {
+      // The poller's share (ns_add + ns_remove) is what the backends differ in; accept and close
+      // are the same system calls for all of them.
+      const auto per = [&](int i) { return parts_ns[i] / static_cast<double>(state.iterations()); };
+      state.counters["ns_accept"] = per(0);
+      state.counters["ns_add"] = per(1);
+      state.counters["ns_remove"] = per(2);
+      state.counters["ns_close"] = per(3);
+    }
+  } catch (const std::exception& e) {  // listener, io_uring unavailable, connect, accept
+    state.SkipWithError(e.what());
+  }
+}
+
+// The system calls every backend makes per echoed message, on a connected TCP loopback pair with
+// the data already there: recv (the servers' 16 KiB read size) until the message is in, then send
+// it back (MSG_NOSIGNAL). The peer's write before and read after are untimed; on loopback the
+// send also runs the receiving side's softirq work in the caller's context, as in the echo
+// server. size 0: one recv on an empty socket that fails with EAGAIN, the extra call an
+// edge-triggered server makes per event when it drains until EAGAIN.
+void echo_syscalls(benchmark::State& state, std::size_t size) {
+  release_pool();
+  try {
+    FdPairs pair(FdKind::kTcpLoopback, 1);
+    const int server = pair.watched(1)[0];
+    const int client = pair.peer(0);
+    const int one = 1;
+    ::setsockopt(server, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    ::setsockopt(client, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    std::vector<char> message(std::max<std::size_t>(size, 1), 'm');
+    std::vector<char> buffer(16384 + size);
+    const auto transfer = [](auto call, int fd, char* data, std::size_t bytes, const char* what) {
+      for (std::size_t done = 0; done < bytes;) {
+        const ssize_t got = call(fd, data + done, bytes - done);
+        if (got <= 0) {
+          if (got < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+          throw std::system_error(got < 0 ? errno : EPIPE, std::generic_category(), what);
+        }
+        done += static_cast<std::size_t>(got);
+      }
+    };
+    const auto receive = [](int fd, char* data, std::size_t bytes) {
+      return ::recv(fd, data, std::min<std::size_t>(bytes, 16384), 0);
+    };
+    const auto send = [](int fd, char* data, std::size_t bytes) {
+      return ::send(fd, data, bytes, MSG_NOSIGNAL);
+    };
+    double total_ns = 0;
+    for (auto _ : state) {
+      std::int64_t elapsed = 0;
+      if (size == 0) {
+        const std::int64_t start = monotonic_ns();
+        const ssize_t got = ::recv(server, buffer.data(), 16384, 0);
+        elapsed = monotonic_ns() - start;
+        if (got >= 0 || errno != EAGAIN) throw std::runtime_error("recv did not fail with EAGAIN");
+      } else {
+        transfer(send, client, message.data(), size, "send (client)");
+        const std::int64_t start = monotonic_ns();
+        transfer(receive, server, buffer.data(), size, "recv");
+        transfer(send, server, buffer.data(), size, "send");
+        elapsed = monotonic_ns() - start;
+        transfer(receive, client, buffer.data(), size, "recv (client)");
+      }
+      state.SetIterationTime(static_cast<double>(elapsed) / 1e9);
+      total_ns += static_cast<double>(elapsed);
+    }
+    report_per_call(state, total_ns);
+  } catch (const std::exception& e) {
+    state.SkipWithError(e.what());
+  }
+}
+
 // Powers of two from 16 up to what the limit allows, plus the fd counts of TLPI's Table 63-9.
 std::vector<std::int64_t> fd_counts(std::size_t max_pairs, bool quick) {
   std::set<std::int64_t> counts;
@@ -170,6 +343,20 @@ std::vector<std::int64_t> fd_counts(std::size_t max_pairs, bool quick) {
   }
   std::erase_if(counts, [&](std::int64_t n) { return static_cast<std::size_t>(n) > max_pairs; });
   return {counts.begin(), counts.end()};
+}
+
+// ready:all: every descriptor ready, so each call does the per-ready-descriptor work N times (the
+// cost model's per-event coefficients are the slopes of these rows). A few sizes spanning the
+// range (1000: the largest select can watch), each call costing up to N reads and writes untimed.
+std::vector<std::int64_t> all_ready_counts(std::size_t max_pairs, bool quick) {
+  std::vector<std::int64_t> counts;
+  const std::vector<std::int64_t> wanted =
+      quick ? std::vector<std::int64_t>{16, 64, 256}
+            : std::vector<std::int64_t>{16, 64, 256, 1000, 1024, 4096, 8192};
+  for (const auto n : wanted) {
+    if (static_cast<std::size_t>(n) <= max_pairs) counts.push_back(n);
+  }
+  return counts;
 }
 
 // Why `Waiter` cannot measure n descriptors on this machine, known before any run; nullopt when
@@ -219,13 +406,18 @@ void register_wait_family(FdKind kind, std::size_t max_pairs, benchmark::BigO ex
                           const Options& options) {
   static std::vector<std::unique_ptr<std::string>> reasons;  // outlive the benchmarks
   const std::string_view suffix = TimePrepare ? "-rearm" : "";
-  for (const std::size_t ready : {std::size_t{0}, std::size_t{1}, std::size_t{64}}) {
-    const std::string name =
-        fmt::format("{}{}/{}/ready:{}", Waiter::kName, suffix, to_string(kind), ready);
+  for (const std::size_t ready : {std::size_t{0}, std::size_t{1}, std::size_t{64}, kAllReady}) {
+    const bool all = ready == kAllReady;
+    // -rearm with every descriptor ready would time N re-arms, which epoll_ctl_mod measures.
+    if (all && TimePrepare) continue;
+    const std::string name = fmt::format("{}{}/{}/ready:{}", Waiter::kName, suffix, to_string(kind),
+                                         all ? "all" : std::to_string(ready));
     std::vector<std::int64_t> measured;
     std::vector<std::pair<std::int64_t, std::string>> refused;
-    for (const auto n : fd_counts(max_pairs, options.quick)) {
-      if (static_cast<std::size_t>(n) < ready) continue;
+    const auto counts =
+        all ? all_ready_counts(max_pairs, options.quick) : fd_counts(max_pairs, options.quick);
+    for (const auto n : counts) {
+      if (!all && static_cast<std::size_t>(n) < ready) continue;
       if (auto reason = unsupported<Waiter>(static_cast<std::size_t>(n))) {
         refused.emplace_back(n, std::move(*reason));
       } else {
@@ -236,7 +428,8 @@ void register_wait_family(FdKind kind, std::size_t max_pairs, benchmark::BigO ex
       auto* family = benchmark::RegisterBenchmark(name.c_str(), wait_call<Waiter, TimePrepare>,
                                                   kind, ready, &options);
       for (const auto n : measured) family->Arg(n);
-      family->ArgName("fds")->UseManualTime()->Complexity(expected);
+      // With every descriptor ready, each backend does per-descriptor work: O(N) for all.
+      family->ArgName("fds")->UseManualTime()->Complexity(all ? benchmark::oN : expected);
     }
     for (auto& [n, reason] : refused) {
       reasons.push_back(std::make_unique<std::string>(std::move(reason)));
@@ -246,6 +439,29 @@ void register_wait_family(FdKind kind, std::size_t max_pairs, benchmark::BigO ex
           ->UseManualTime();
     }
   }
+}
+
+// conn_cycle/<backend>: a fixed number of connections per run (each one leaves a TIME_WAIT
+// socket behind, so the count must not follow the min time). echo_syscalls/tcp/size:<S>.
+void register_lifecycle_rows(const Options& options) {
+  const int connections = options.quick ? 500 : 4000;
+  const auto add = [&](const char* backend, void (*run)(benchmark::State&)) {
+    benchmark::RegisterBenchmark(fmt::format("conn_cycle/{}", backend).c_str(), run)
+        ->Iterations(connections)
+        ->UseManualTime();
+  };
+  add("select", conn_cycle<SelectPoller>);
+  add("poll", conn_cycle<PollPoller>);
+  add("epoll-lt", conn_cycle<EpollPoller<false>>);
+  add("epoll-et", conn_cycle<EpollPoller<true>>);
+  add("uring-poll", conn_cycle<UringPoller>);
+  for (const std::size_t size : {64, 16384}) {
+    benchmark::RegisterBenchmark(fmt::format("echo_syscalls/tcp/size:{}", size).c_str(),
+                                 echo_syscalls, size)
+        ->UseManualTime();
+  }
+  benchmark::RegisterBenchmark("echo_syscalls/tcp/recv_eagain", echo_syscalls, std::size_t{0})
+      ->UseManualTime();
 }
 
 constexpr std::size_t kFewestPairs = 17;  // the smallest N is 16; epoll_ctl_add needs one more
@@ -276,6 +492,7 @@ bool register_all(const Options& options) {
       family->ArgName("fds")->UseManualTime()->Complexity(benchmark::oLogN);  // a red-black tree
     }
   }
+  register_lifecycle_rows(options);
   return any;
 }
 
@@ -348,18 +565,32 @@ Benchmarks are named <backend>/<fd kind>/ready:<K>/fds:<N>:
             uring-poll (io_uring multishot poll; a new wake-up made untimed before each call):
             echo-server's backend names (echo-server --list-backends)
   fd kind   socketpair, tcp (loopback connections)
-  K         ready descriptors per call (0 uses a zero timeout)
+  K         ready descriptors per call: 0 (with a zero timeout), 1, 64, or all (every
+            registered descriptor ready: the per-ready-descriptor cost at large N)
   N         registered descriptors, powers of two from 16 to what the fd limit allows,
-            plus 10, 100, 1000, 10000 where allowed
+            plus 10, 100, 1000, 10000 where allowed; for ready:all 16, 64, 256, 1000, 1024,
+            4096, 8192 where allowed (--quick: 16, 64, 256; no epoll-et-rearm: that would be
+            N re-arms, which epoll_ctl_mod measures)
 and epoll_ctl_{add,mod,del}/<fd kind>/fds:<N> (named after the system call). Only the call itself
 is timed (manual time); a call that returns the wrong ready count fails its benchmark. Counters:
 ns_per_call, ns_per_fd.
+
+Per connection and per message (the cost model's other terms, docs/cost-model.md):
+  conn_cycle/<backend>/iterations:<C>   one TCP loopback connection's life in echo-server's own
+            poller: accept (accept4 + TCP_NODELAY), register, deregister, close; the client's
+            connect and close untimed. A fixed C connections per run (500 with --quick, else
+            4000). Counters ns_accept, ns_add, ns_remove, ns_close; their sum is ns_per_call.
+  echo_syscalls/tcp/size:<S>   recv S bytes (16 KiB reads) + send them back on a connected TCP
+            loopback pair with the data already there (S = 64, 16384)
+  echo_syscalls/tcp/recv_eagain   one recv on an empty socket (EAGAIN): the extra call per event
+            of a server that drains until EAGAIN (epoll-et, uring-poll)
 
 Sizes a backend cannot measure here (select at FD_SETSIZE and beyond, uring-poll without
 io_uring) are benchmarks of their own that fail with the reason, outside the complexity fit.
 
 Options of its own:
-  --quick     a short run for CI: socketpair only, N up to 1024, min time 0.01 s
+  --quick     a short run for CI: socketpair only, N up to 1024 (ready:all up to 256),
+              500 connections per conn_cycle row, min time 0.01 s
   --cpu N     pin to CPU N (a decimal CPU number this process may use)
   --version   print the version and exit
 Google Benchmark's options apply too, e.g.

@@ -6,6 +6,7 @@
 #include <sys/select.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -74,7 +75,8 @@ class EpollWaiter {
   static constexpr std::string_view kName =
       EdgeTriggered ? backend_name("epoll-et") : backend_name("epoll-lt");
   explicit EpollWaiter(std::span<const int> fds)
-      : epoll_fd_(::epoll_create1(EPOLL_CLOEXEC)), events_(1024) {
+      : epoll_fd_(::epoll_create1(EPOLL_CLOEXEC)),
+        events_(std::max<std::size_t>(1024, fds.size())) {  // room for every fd (ready:all)
     if (epoll_fd_ < 0) throw std::system_error(errno, std::generic_category(), "epoll_create1");
     for (const int fd : fds) control(EPOLL_CTL_ADD, fd);
   }
@@ -116,7 +118,10 @@ class UringPollWaiter {
  public:
   static constexpr std::string_view kName = backend_name("uring-poll");
   explicit UringPollWaiter(std::span<const int> fds) {
-    if (const int result = init_single_thread_ring(4096, ring_); result < 0)
+    // The completion queue (twice the entries) must hold a completion from every descriptor at once
+    // (ready:all); a multishot poll that finds the queue full ends.
+    const auto entries = static_cast<unsigned>(std::max<std::size_t>(4096, fds.size()));
+    if (const int result = init_single_thread_ring(entries, ring_); result < 0)
       throw std::system_error(-result, std::generic_category(), "io_uring_queue_init");
     try {
       for (const int fd : fds) {

@@ -4,7 +4,7 @@
 # An installed sweep finds its helpers relative to its own executable (../share/muxbench).
 include(GNUInstallDirs)
 
-set(MUXBENCH_PROGRAMS echo-server loadgen loadgen-merge wait-bench sweep claims)
+set(MUXBENCH_PROGRAMS echo-server loadgen loadgen-merge wait-bench sweep claims cost-model)
 if(TARGET libuv-echo-server)
   list(APPEND MUXBENCH_PROGRAMS libuv-echo-server)
 endif()

@@ -3,6 +3,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "bench/fd_pairs.hpp"
@@ -134,6 +135,88 @@ TEST(WaitBench, RunsAndDerivesCsvAndTheTable) {
     EXPECT_NE(table_text.str().find(row), std::string::npos) << row << "\n" << table_text.str();
   }
   EXPECT_EQ(table_text.str().find("not measured"), std::string::npos) << table_text.str();
+}
+
+// The cost model's rows (docs/cost-model.md): every descriptor ready, one connection's life per
+// backend, and the per-message system calls.
+TEST(WaitBench, ListsTheCostModelRows) {
+  const auto result = run_command({MUXBENCH_WAIT_BENCH, "--benchmark_list_tests"}, 60s);
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  for (const char* name :
+       {"select/socketpair/ready:all/fds:64/", "poll/socketpair/ready:all/fds:1024/",
+        "poll/socketpair/ready:all/fds:8192/", "epoll-lt/socketpair/ready:all/fds:8192/",
+        "uring-poll/socketpair/ready:all/fds:1024/", "select/socketpair/ready:all/fds:1000/",
+        "conn_cycle/select/", "conn_cycle/poll/", "conn_cycle/epoll-lt/", "conn_cycle/epoll-et/",
+        "conn_cycle/uring-poll/", "echo_syscalls/tcp/size:64/", "echo_syscalls/tcp/size:16384/",
+        "echo_syscalls/tcp/recv_eagain/"}) {
+    EXPECT_NE(result.out.find(std::string("\n") + name), std::string::npos) << name;
+  }
+  EXPECT_EQ(result.out.find("epoll-et-rearm/socketpair/ready:all/"), std::string::npos)
+      << "N re-arms: epoll_ctl_mod's row";
+}
+
+TEST(WaitBench, CostModelRowsRunAndSelectRefusesAllReadyBeyondFdSetSize) {
+  testing::TempDir dir;
+  const auto json = dir.path() / "micro.json";
+  const auto result = run_command(
+      {MUXBENCH_WAIT_BENCH, "--benchmark_min_time=0.002",
+       "--benchmark_filter=^(select|poll|epoll-lt|uring-poll)/socketpair/ready:all/fds:(64|1024)/"
+       "|^conn_cycle/|^echo_syscalls/",
+       "--benchmark_out=" + json.string()},
+      120s);
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  std::ifstream in(json);
+  const auto report = nlohmann::json::parse(in);
+  std::set<std::string> measured;
+  for (const auto& bench : report["benchmarks"]) {
+    const std::string name = bench["name"];
+    if (name.rfind("select/socketpair/ready:all/fds:1024/", 0) == 0) {
+      EXPECT_TRUE(bench.value("error_occurred", false)) << name;
+      EXPECT_NE(bench.value("error_message", "").find("FD_SETSIZE"), std::string::npos);
+      continue;
+    }
+    if (bench.value("run_type", "") != "iteration") continue;
+    const bool uring = name.find("uring-poll") != std::string::npos;
+    if (bench.value("error_occurred", false)) {
+      EXPECT_TRUE(uring) << name << ": " << bench.value("error_message", "");
+      continue;  // io_uring may be unavailable here
+    }
+    EXPECT_GT(bench["ns_per_call"].get<double>(), 0.0) << name;
+    if (name.find("/ready:all/") != std::string::npos) {
+      EXPECT_EQ(bench["ready"].get<double>(), bench["fds"].get<double>()) << name;
+    }
+    if (name.rfind("conn_cycle/", 0) == 0) {
+      EXPECT_EQ(bench["iterations"].get<int>(), 4000) << name;
+      double parts = 0;
+      for (const char* part : {"ns_accept", "ns_add", "ns_remove", "ns_close"}) {
+        parts += bench[part].get<double>();
+      }
+      EXPECT_NEAR(parts, bench["ns_per_call"].get<double>(), 1.0) << name;
+    }
+    measured.insert(name.substr(0, name.find("/manual_time")));
+  }
+  for (const char* name :
+       {"poll/socketpair/ready:all/fds:1024", "select/socketpair/ready:all/fds:64",
+        "epoll-lt/socketpair/ready:all/fds:1024", "conn_cycle/poll/iterations:4000",
+        "conn_cycle/select/iterations:4000", "conn_cycle/epoll-lt/iterations:4000",
+        "echo_syscalls/tcp/size:64", "echo_syscalls/tcp/size:16384",
+        "echo_syscalls/tcp/recv_eagain"}) {
+    EXPECT_TRUE(measured.count(name)) << name;
+  }
+
+  // micro_report.py reads ready:all as ready = fds and skips the rows that are not wait calls.
+  const auto csv = dir.path() / "micro.csv";
+  const auto derived = run_command(
+      {"/usr/bin/python3", MUXBENCH_MICRO_REPORT, json.string(), "--csv", csv.string()}, 30s);
+  ASSERT_EQ(derived.exit_code, 0) << derived.err;
+  std::stringstream csv_text;
+  csv_text << std::ifstream(csv).rdbuf();
+  EXPECT_NE(csv_text.str().find(
+                "poll/socketpair/ready:all/fds:1024/manual_time,poll,socketpair,1024,1024,"),
+            std::string::npos)
+      << csv_text.str();
+  EXPECT_EQ(csv_text.str().find("conn_cycle"), std::string::npos);
+  EXPECT_EQ(csv_text.str().find("echo_syscalls"), std::string::npos);
 }
 
 void expect_refused(std::vector<std::string> args, const std::string& mentions) {

@@ -56,8 +56,12 @@ SweepConfig default_config(bool full, std::uint64_t fd_limit, const std::vector<
     c.micro_min_time = 0.1;
     c.micro_repetitions = 3;
   } else {
+    // ready:1 and epoll_ctl for the summary; the cost model's rows (docs/cost-model.md) at three
+    // sizes only (about 2 s more).
     c.micro_filter =
-        "^(select|poll|epoll-lt|epoll-et|epoll-et-rearm|uring-poll)/socketpair/ready:1/|^epoll_ctl";
+        "^(select|poll|epoll-lt|epoll-et|epoll-et-rearm|uring-poll)/socketpair/ready:1/|^epoll_ctl"
+        "|^(select|poll|epoll-lt)/socketpair/ready:(0|all)/fds:(16|64|256)/"
+        "|^conn_cycle/(select|poll|epoll-lt)/|^echo_syscalls/tcp/size:";
     c.micro_min_time = 0.05;
   }
   c.studies = default_studies(c, full);
