@@ -37,8 +37,8 @@ CostCoefficients known() {
   return c;
 }
 
-Workload closed(double active, double events, double idle = 0) {
-  Workload w;
+CostWorkload closed(double active, double events, double idle = 0) {
+  CostWorkload w;
   w.active = active;
   w.events_per_wait = events;
   w.idle = idle;
@@ -51,15 +51,15 @@ TEST(CostModel, PredictsTheHandComputedCostPerMessage) {
   EXPECT_DOUBLE_EQ(predicted_cpu_ns_per_message(c, "poll", closed(10, 10, 5)), 1380.0);
   EXPECT_DOUBLE_EQ(predicted_cpu_ns_per_message(c, "epoll-lt", closed(10, 10, 5)), 1220.0);
   // A call that finds something at once (s = 0): one scan, (n − E)/(E + 1) registrations.
-  Workload awake = closed(100, 100);
+  CostWorkload awake = closed(100, 100);
   awake.sleep_share = 0;
   EXPECT_DOUBLE_EQ(predicted_cpu_ns_per_message(c, "poll", awake),
                    (1000 + 4000 + 1000) / 100.0 + 1000);
   // Churn and size terms.
-  Workload churn = closed(10, 10);
+  CostWorkload churn = closed(10, 10);
   churn.lifetime = 10;
   EXPECT_DOUBLE_EQ(predicted_cpu_ns_per_message(c, "epoll-lt", churn), 1220.0 + 870.0);
-  Workload big = closed(10, 10);
+  CostWorkload big = closed(10, 10);
   big.size = 3 * 16384;
   big.send_buffer = 16384;
   // 2·(3 − 1) = 4 MODs of 500 ns, and 0.1 ns per byte beyond 64
@@ -108,7 +108,7 @@ TEST(CostModel, MoreIdleMakesTheScanRelativelyDearer) {
   const auto c = known();
   double previous = -1;
   for (const double idle : {0.0, 10.0, 100.0, 1000.0, 10000.0}) {
-    const Workload w = closed(10, 2, idle);
+    const CostWorkload w = closed(10, 2, idle);
     const double ratio =
         predicted_cpu_ns_per_message(c, "poll", w) / predicted_cpu_ns_per_message(c, "epoll-lt", w);
     EXPECT_GT(ratio, previous) << idle;
@@ -121,7 +121,7 @@ TEST(CostModel, ActiveShareTieMatchesTheClosedForm) {
   // 100 active, no idle, calls that find something at once (s = 0). Per wait, poll
   // 1000 + 4000 + 100·(100 − E)/(E + 1) + 10·E against epoll-lt 300 + 190·E: equal where
   // 180·E² − 4420·E − 14700 = 0.
-  Workload w = closed(100, 1);
+  CostWorkload w = closed(100, 1);
   w.sleep_share = 0;
   const Boundary tie = active_share_tie(c, "poll", w);
   ASSERT_EQ(tie.kind, Kind::at) << tie.explanation;
@@ -145,21 +145,21 @@ TEST(CostModel, ChurnBreakEvenMatchesTheClosedForm) {
   // 100 idle: poll 3090 per message, 1870 more than epoll-lt, never made up by 700 ns.
   EXPECT_EQ(churn_break_even(c, "poll", closed(10, 10, 100)).kind, Kind::never);
   // All 100 ready, awake: poll 1060 vs epoll-lt 1193 per message: poll cheaper at any lifetime.
-  Workload busy = closed(100, 100);
+  CostWorkload busy = closed(100, 100);
   busy.sleep_share = 0;
   EXPECT_EQ(churn_break_even(c, "poll", busy).kind, Kind::always);
 }
 
 TEST(CostModel, SizeThresholdMatchesTheClosedForm) {
   const auto c = known();
-  Workload w = closed(10, 10);
+  CostWorkload w = closed(10, 10);
   w.send_buffer = 16384;
   // At S = B: 1220 + 16320·0.1 = 2852. Beyond, x = S/B − 1: extra 1000·x (two MODs per B) and
   // cost 2852 + (1638.4 + 1000)·x; extra ≥ 10% of cost from x = 285.2 / 736.16.
   const Boundary at = size_threshold(c, w);
   ASSERT_EQ(at.kind, Kind::at) << at.explanation;
   EXPECT_NEAR(at.value, 16384 * (1 + 285.2 / 736.16), 1e-6);
-  Workload check = w;
+  CostWorkload check = w;
   check.size = at.value;
   const double share =
       1000 * (at.value / 16384 - 1) / predicted_cpu_ns_per_message(c, "epoll-lt", check);

@@ -245,7 +245,7 @@ BackendTerms terms_of(const CostCoefficients& c, std::string_view backend) {
   return t;
 }
 
-void check(const Workload& w) {
+void check(const CostWorkload& w) {
   if (!(w.active >= 1) || !(w.idle >= 0) || !(w.events_per_wait > 0) ||
       w.events_per_wait > w.active + 1e-9 || !(w.lifetime >= 1) || !(w.size > 0) ||
       !(w.send_buffer > 0) || !(w.sleep_share >= 0 && w.sleep_share <= 1)) {
@@ -256,7 +256,7 @@ void check(const Workload& w) {
   }
 }
 
-double wait_ns(const BackendTerms& t, const CostCoefficients& c, const Workload& w) {
+double wait_ns(const BackendTerms& t, const CostCoefficients& c, const CostWorkload& w) {
   const double n = w.idle + w.active;
   const double e = w.events_per_wait;
   if (t.family == Family::scan) {
@@ -276,7 +276,7 @@ double message_ns(const CostCoefficients& c, double size) {
   return c.message_64.ns + (size - 64) * c.message_per_byte.ns;
 }
 
-double changes_per_message(const Workload& w) {
+double changes_per_message(const CostWorkload& w) {
   return 2 * std::max(0.0, w.size / w.send_buffer - 1);
 }
 
@@ -393,7 +393,7 @@ std::optional<CostCoefficients> coefficients_from_micro(const std::string& micro
 }
 
 double predicted_cpu_ns_per_message(const CostCoefficients& c, std::string_view backend,
-                                    const Workload& w) {
+                                    const CostWorkload& w) {
   check(w);
   const BackendTerms t = terms_of(c, backend);
   const double e = w.events_per_wait;
@@ -408,9 +408,9 @@ double predicted_cpu_ns_per_message(const CostCoefficients& c, std::string_view 
          (changes > 0 ? changes * t.change_ns : 0.0);
 }
 
-Boundary idle_break_even(const CostCoefficients& c, std::string_view scan, const Workload& w,
+Boundary idle_break_even(const CostCoefficients& c, std::string_view scan, const CostWorkload& w,
                          double advantage, std::string_view ready_list) {
-  Workload at = w;
+  CostWorkload at = w;
   at.idle = 0;
   const double scan0 = predicted_cpu_ns_per_message(c, scan, at);
   const double list = predicted_cpu_ns_per_message(c, ready_list, at);
@@ -446,11 +446,11 @@ Boundary idle_break_even(const CostCoefficients& c, std::string_view scan, const
                           what, number(idle), scan, number(slope), ready_list, number(list)));
 }
 
-Boundary active_share_tie(const CostCoefficients& c, std::string_view scan, const Workload& w,
+Boundary active_share_tie(const CostCoefficients& c, std::string_view scan, const CostWorkload& w,
                           std::string_view ready_list) {
   const double n = w.idle + w.active;
   const auto difference = [&](double share) {  // scan − ready list per message
-    Workload at = w;
+    CostWorkload at = w;
     at.events_per_wait = std::clamp(share * n, 1.0, w.active);
     return predicted_cpu_ns_per_message(c, scan, at) -
            predicted_cpu_ns_per_message(c, ready_list, at);
@@ -479,9 +479,9 @@ Boundary active_share_tie(const CostCoefficients& c, std::string_view scan, cons
                           what, number(*share), number(*share * n), scan));
 }
 
-Boundary churn_break_even(const CostCoefficients& c, std::string_view scan, const Workload& w,
+Boundary churn_break_even(const CostCoefficients& c, std::string_view scan, const CostWorkload& w,
                           std::string_view ready_list) {
-  Workload persistent = w, one = w;
+  CostWorkload persistent = w, one = w;
   persistent.lifetime = kInf;
   one.lifetime = 1;
   const double p_scan = predicted_cpu_ns_per_message(c, scan, persistent);
@@ -510,7 +510,7 @@ Boundary churn_break_even(const CostCoefficients& c, std::string_view scan, cons
                           number(lifetime), terms));
 }
 
-Boundary size_threshold(const CostCoefficients& c, const Workload& w, double advantage,
+Boundary size_threshold(const CostCoefficients& c, const CostWorkload& w, double advantage,
                         std::string_view backend, std::string_view versus) {
   const BackendTerms mine = terms_of(c, backend), theirs = terms_of(c, versus);
   const double alpha = 2 * (mine.change_ns - theirs.change_ns);  // extra ns per B beyond the first
@@ -518,7 +518,7 @@ Boundary size_threshold(const CostCoefficients& c, const Workload& w, double adv
   const std::string what =
       fmt::format("{}'s write-interest changes (beyond {}'s) ≥ {:.0f}% of its CPU per message",
                   backend, versus, advantage * 100);
-  Workload at = w;
+  CostWorkload at = w;
   at.size = b;  // the last size without a change
   const double p_b = predicted_cpu_ns_per_message(c, backend, at);
   if (std::isnan(alpha) || std::isnan(p_b) || std::isinf(b)) {

@@ -133,7 +133,7 @@ std::optional<CostCoefficients> coefficients_from_micro(const std::string& micro
                                                         std::string& why_not,
                                                         const MicroFit& fit = {});
 
-struct Workload {
+struct CostWorkload {
   double idle = 0;             // registered connections that never send
   double active = 1;           // connections in the closed loop, one message in flight each
   double events_per_wait = 1;  // E: ready descriptors per wait call (messages per wait)
@@ -152,7 +152,7 @@ double select_max_registered();
 // the model does not know (select, poll, epoll-lt, epoll-et, uring-poll) or a workload outside
 // its domain (events_per_wait <= 0 or > active, lifetime < 1, size or send_buffer <= 0).
 double predicted_cpu_ns_per_message(const CostCoefficients& c, std::string_view backend,
-                                    const Workload& w);
+                                    const CostWorkload& w);
 
 struct Boundary {
   enum class Kind { at, never, always };
@@ -165,26 +165,26 @@ std::string_view to_string(Boundary::Kind kind);
 // 1. Idle connections: the smallest idle count (beside w.active, with w.events_per_wait) from
 // which `ready_list` (epoll-lt) costs at most (1 − advantage) of `scan` (poll or select) per
 // message. always: already at 0 idle; never: no idle count (for select: not below FD_SETSIZE).
-Boundary idle_break_even(const CostCoefficients& c, std::string_view scan, const Workload& w,
+Boundary idle_break_even(const CostCoefficients& c, std::string_view scan, const CostWorkload& w,
                          double advantage = 0.10, std::string_view ready_list = "epoll-lt");
 
 // 2. Activity: with w.idle idle and w.active active connections, the share of the registered
 // descriptors ready per wait (E = share × (idle + active), between one event and all active)
 // at which `scan` and `ready_list` cost the same per message. at: the scan backend is cheaper
 // above it; always: the scan backend is as cheap or cheaper at every share; never: at none.
-Boundary active_share_tie(const CostCoefficients& c, std::string_view scan, const Workload& w,
+Boundary active_share_tie(const CostCoefficients& c, std::string_view scan, const CostWorkload& w,
                           std::string_view ready_list = "epoll-lt");
 
 // 3. Churn: the lifetime (exchanges per connection) below which `scan` is cheaper than
 // `ready_list` for the workload w (its lifetime ignored). always: cheaper at every lifetime;
 // never: at no lifetime down to one exchange.
-Boundary churn_break_even(const CostCoefficients& c, std::string_view scan, const Workload& w,
+Boundary churn_break_even(const CostCoefficients& c, std::string_view scan, const CostWorkload& w,
                           std::string_view ready_list = "epoll-lt");
 
 // 4. Message size: the size above which `backend`'s write-interest changes, minus what `versus`
 // pays for the same changes, reach `advantage` of `backend`'s CPU per message, for the send
 // buffer w.send_buffer (w.size ignored). never: they stay below it at every size.
-Boundary size_threshold(const CostCoefficients& c, const Workload& w, double advantage = 0.10,
+Boundary size_threshold(const CostCoefficients& c, const CostWorkload& w, double advantage = 0.10,
                         std::string_view backend = "epoll-lt", std::string_view versus = "poll");
 
 }  // namespace muxbench

@@ -45,7 +45,7 @@ int main(int argc, char** argv) {
       "it predicts (docs/cost-model.md)"};
   std::string path;
   MicroFit fit;
-  Workload w;
+  CostWorkload w;
   w.active = 10;
   double advantage = 0.10;
   app.add_option("micro_json", path, "wait-bench --benchmark_out JSON")->required();
@@ -113,7 +113,7 @@ int main(int argc, char** argv) {
   for (const char* backend : backends) fmt::print(" {:>10}", backend);
   fmt::print("\n");
   for (const double idle : {0.0, 100.0, 1000.0, 10000.0}) {
-    Workload at = w;
+    CostWorkload at = w;
     at.idle = idle;
     fmt::print("  {:>8}", idle);
     for (const char* backend : backends) {
@@ -125,7 +125,7 @@ int main(int argc, char** argv) {
   fmt::print("\nBoundaries (events per wait {}, sleep share {}, advantage {}):\n",
              w.events_per_wait, w.sleep_share, advantage);
   for (const char* scan : {"poll", "select"}) {
-    Workload idle = w;
+    CostWorkload idle = w;
     idle.idle = 0;
     print_boundary(fmt::format("1 idle, {} active: epoll-lt vs {}", w.active, scan),
                    idle_break_even(*c, scan, idle, advantage));
@@ -135,7 +135,7 @@ int main(int argc, char** argv) {
   for (const char* scan : {"poll", "select"}) {
     for (const double active : {10.0, 64.0, 1000.0}) {
       for (const double sleep_share : {1.0, 0.0}) {
-        Workload busy = w;
+        CostWorkload busy = w;
         busy.idle = 0;
         busy.active = active;
         busy.sleep_share = sleep_share;
@@ -147,7 +147,7 @@ int main(int argc, char** argv) {
   }
   for (const char* scan : {"poll", "select"}) {
     for (const double idle : {0.0, 100.0}) {
-      Workload churn = w;
+      CostWorkload churn = w;
       churn.idle = idle;
       print_boundary(fmt::format("3 churn, {} idle: {} vs epoll-lt", idle, scan),
                      churn_break_even(*c, scan, churn));
@@ -160,7 +160,7 @@ int main(int argc, char** argv) {
   std::vector<double> buffers = {16384, 262144, 4194304};
   if (!std::isinf(w.send_buffer)) buffers = {w.send_buffer};
   for (const double buffer : buffers) {
-    Workload sized = w;
+    CostWorkload sized = w;
     sized.send_buffer = buffer;
     print_boundary(fmt::format("4 size, send buffer {} B", buffer),
                    size_threshold(*c, sized, advantage));
