@@ -10,6 +10,8 @@
 #include <nlohmann/json.hpp>
 
 #include "bench/sweep/analysis.hpp"
+#include "bench/sweep/map_model.hpp"
+#include "bench/sweep/sweep_config.hpp"
 
 namespace muxbench {
 namespace {
@@ -326,6 +328,40 @@ TEST(CostModelReader, TheSweepsReaderStillReadsOnlyReadyOne) {
   for (const auto& cost : costs) {
     EXPECT_TRUE(cost.backend == "poll" || cost.backend == "epoll-lt") << cost.backend;
   }
+}
+
+// The map's lines get the model's boundary beside the measured one; without the rows the model
+// needs the map says why and no line claims a prediction.
+TEST(CostModelMap, PredictionsSitBesideTheMeasuredLines) {
+  const SweepConfig config = default_config(false, 20000, {0, 1});
+  MapLine line{"closed-split", "poll", "idle", 0, {}, {}, {}, {}, {}, {}};
+  for (const auto& [idle, ratio] : std::vector<std::pair<double, double>>{{0, 0.9}, {1000, 5}}) {
+    MapCell cell;
+    cell.x = idle;
+    cell.ratio = ratio;
+    cell.events_per_wait = 2;
+    line.cells.push_back(cell);
+  }
+  line.crossing.side = "crosses";
+  line.crossing.at = 60;
+  MapLine asio = line;
+  asio.backend = "asio";  // not a backend the model scans
+  MapSummary map;
+  map.crossover = {line, asio};
+  add_predictions(map, config, synthetic_micro().dump(), 16384);
+  ASSERT_TRUE(map.model);
+  EXPECT_EQ(map.model->why_not, "");
+  EXPECT_TRUE(map.model->coefficients_ns.contains("poll_scan_per_fd"));
+  EXPECT_FALSE(map.crossover[0].predicted_side.empty());
+  EXPECT_TRUE(map.crossover[1].predicted_side.empty());
+
+  MapSummary without;
+  without.crossover = {line};
+  add_predictions(without, config, "{}", 16384);
+  ASSERT_TRUE(without.model);
+  EXPECT_NE(without.model->why_not, "");
+  EXPECT_TRUE(without.crossover[0].predicted_side.empty());
+  EXPECT_FALSE(without.crossover[0].predicted);
 }
 
 }  // namespace

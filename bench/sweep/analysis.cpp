@@ -7,6 +7,7 @@
 #include <cmath>
 #include <set>
 
+#include "bench/sweep/map_model.hpp"
 #include "bench/sweep/map_summary.hpp"
 #include "bench/sweep/sweep_config.hpp"
 #include "common/backend_table.hpp"
@@ -695,7 +696,8 @@ std::vector<MicroWaitCost> read_micro_wait_costs(const std::string& micro_json) 
 }
 
 Summary summarise(const SweepDocument& sweep, const std::vector<MicroWaitCost>& micro,
-                  const std::string& micro_table) {
+                  const std::string& micro_table, const std::string& micro_json,
+                  double send_buffer) {
   const AggregateIndex agg(sweep.aggregates, sweep.config);
   const SummaryContext context{sweep, agg, micro};
   auto header = header_section(sweep);
@@ -705,6 +707,7 @@ Summary summarise(const SweepDocument& sweep, const std::vector<MicroWaitCost>& 
   auto latency = latency_section(context);
   auto caveats = caveats_section(sweep);
   MapSummary map = map_lines(sweep.aggregates, sweep.config);
+  if (!micro_json.empty()) add_predictions(map, sweep.config, micro_json, send_buffer);
   Summary summary;
   summary.markdown = header.markdown + per_fd.markdown + overtakes.markdown + libraries.markdown +
                      latency.markdown + map_markdown(map) + caveats.markdown +

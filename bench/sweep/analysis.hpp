@@ -80,7 +80,10 @@ struct Summary {
 };
 
 // Every number computed from this run's aggregates and micro-benchmarks.
+// micro_json: wait-bench's JSON text, for the cost model's predictions beside the map (empty:
+// none); send_buffer: the bytes the model's size boundary assumes.
 Summary summarise(const SweepDocument& sweep, const std::vector<MicroWaitCost>& micro,
-                  const std::string& micro_table);
+                  const std::string& micro_table, const std::string& micro_json = "",
+                  double send_buffer = 0);
 
 }  // namespace muxbench

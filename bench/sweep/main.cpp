@@ -14,6 +14,7 @@
 
 #include "bench/sweep/analysis.hpp"
 #include "bench/sweep/foreign_servers.hpp"
+#include "bench/sweep/map_model.hpp"
 #include "bench/sweep/point_runner.hpp"
 #include "bench/sweep/sweep_config.hpp"
 #include "bench/sweep/window_sampler.hpp"
@@ -711,9 +712,10 @@ void run_points(Plan& plan, const Tools& tools) {
 
 // summary.md and summary.json from the points and wait-bench, the charts, results/latest.
 void report(const Plan& plan, const Tools& tools, bool plots) {
+  const std::string micro = read_text(plan.dir / "micro.json");
   const Summary summary =
-      summarise(plan.sweep, read_micro_wait_costs(read_text(plan.dir / "micro.json")),
-                read_text(plan.dir / "micro_table.md"));
+      summarise(plan.sweep, read_micro_wait_costs(micro), read_text(plan.dir / "micro_table.md"),
+                micro, largest_send_buffer());
   write_file_atomically(plan.dir / "summary.md", summary.markdown);
   write_file_atomically(plan.dir / "summary.json", Json(summary.numbers).dump(2) + "\n");
   if (plots) {

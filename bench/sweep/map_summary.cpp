@@ -240,6 +240,19 @@ std::string lines_markdown(const std::vector<MapLine>& lines, const DimensionTex
   return md;
 }
 
+std::string model_markdown(const std::optional<ModelRecord>& model) {
+  if (!model) return "";
+  if (!model->why_not.empty()) {
+    return fmt::format(
+        "\nNo cost-model predictions: this run's wait-bench lacks rows the model needs ({}).\n",
+        model->why_not);
+  }
+  return "\nEach line ends with the cost model's prediction (docs/cost-model.md), computed from "
+         "this run's wait-bench rows alone and the line's workload (its counts and the events "
+         "per wait it measured); its coefficients are in summary.json (`map.model`). Where model "
+         "and measurement differ by more than 2× the line says so.\n";
+}
+
 std::string load_markdown(const std::vector<LoadCurve>& curves) {
   if (curves.empty()) return "";
   std::string md =
@@ -305,7 +318,7 @@ std::string map_markdown(const MapSummary& map) {
                            lines_markdown(map.churn, kTexts[2]) +
                            lines_markdown(map.size, kTexts[3]) + load_markdown(map.load);
   if (body.empty()) return "";
-  return "\n## The map: where epoll-lt wins, ties and loses\n" + body;
+  return "\n## The map: where epoll-lt wins, ties and loses\n" + model_markdown(map.model) + body;
 }
 
 }  // namespace muxbench
