@@ -16,7 +16,7 @@
 namespace muxbench {
 
 struct ChurnCounts {
-  // connect() to established, of the replacements whose connect() started inside the window.
+  // connect() to established, of the window's replacements (Worker::reconnect).
   LatencyHistogram connect_latency;
   std::uint64_t opened = 0;  // = connect_latency.count()
   std::uint64_t closed = 0;  // closed after K exchanges inside the window

@@ -437,7 +437,7 @@ void Worker::on_readable(Connection& c) {
   // Stamped after the verification work above: the clock starts when they really leave.
   if (replacements > 0) send_messages(c, replacements, monotonic_ns());
   if (plan_.rate) mark_ready(c);  // below its in-flight limit again
-  if (plan_.lifetime && c.open && c.echoed_here >= *plan_.lifetime) recycle(c, monotonic_ns());
+  if (plan_.lifetime && c.open && c.echoed_here >= *plan_.lifetime) recycle(c, now);
 }
 
 // Returns whether a closed loop should send a replacement.

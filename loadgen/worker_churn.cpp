@@ -37,7 +37,11 @@ void Worker::recycle(Connection& c, std::int64_t now) {
   if (wants_connection(now)) reconnect(c, now);
 }
 
+// `now`: when the replacement was decided (the old connection's close, or a retry falling due),
+// which decides whether it is the window's.
 void Worker::reconnect(Connection& c, std::int64_t now) {
+  c.connect_in_window = in_window(now);
+  c.connect_started_ns = monotonic_ns();
   const ConnectStart started = churn_.connect();
   if (started.fd < 0) return connect_failed(c, started.error, now);
   epoll_event event{};
@@ -49,16 +53,15 @@ void Worker::reconnect(Connection& c, std::int64_t now) {
     return connect_failed(c, error, now);
   }
   c.fd = started.fd;
-  c.connect_started_ns = now;
   if (started.error == 0) return connected(c, monotonic_ns());
   c.connecting = true;
-  if (in_window(now)) ++window_connects_;
+  if (c.connect_in_window) ++window_connects_;
 }
 
 void Worker::on_connect_event(Connection& c) {
   const std::int64_t now = monotonic_ns();
   c.connecting = false;
-  if (in_window(c.connect_started_ns)) --window_connects_;
+  if (c.connect_in_window) --window_connects_;
   const int error = finished_connect_error(c.fd);
   if (error != 0) {
     ::close(c.fd);
@@ -75,12 +78,12 @@ void Worker::on_connect_event(Connection& c) {
   connected(c, now);
 }
 
-// Established: the connect latency is the window's when its connect() started in it. Closed
+// Established: the connect latency is the window's when the replacement was (reconnect). Closed
 // loop: the slot's messages in flight again (at most K); open loop: its owed sends leave.
 void Worker::connected(Connection& c, std::int64_t now) {
   c.open = true;
   c.failures_in_row = 0;
-  churn_.established(c.connect_started_ns, now, in_window(c.connect_started_ns));
+  churn_.established(c.connect_started_ns, now, c.connect_in_window);
   if (plan_.rate) {
     mark_ready(c);
   } else if (now < schedule_.measure_end_ns) {

@@ -27,6 +27,9 @@ struct Worker::Connection {
   std::uint64_t sent_here = 0;
   std::uint64_t echoed_here = 0;
   bool connecting = false;  // a replacement's connect is in progress on fd
+  // The replacement is the window's when it was started (the connection it replaces closed, or
+  // a retry fell due) inside the window; its latency counts from connect().
+  bool connect_in_window = false;
   std::int64_t connect_started_ns = 0;
   unsigned failures_in_row = 0;  // replacement connects that failed in a row
   std::int64_t retry_at_ns = 0;  // after a failure: when the next attempt starts

@@ -230,11 +230,12 @@ inline void from_json(const nlohmann::json& j, LatencyHistogram& histogram) {
 
 // "churn": connection replacement with --lifetime K (absent otherwise). Each active connection
 // carries K echo exchanges, then loadgen closes it (TIME_WAIT stays on its side) and connects a
-// replacement from the same worker at once. Counts are of the measured window: a connection is
-// the window's when its connect() started inside it.
+// replacement from the same worker at once. Counts are of the measured window: a replacement is
+// the window's when the connection it replaces closed (or its retry fell due) inside it; its
+// connect() follows at once.
 struct ChurnRecord {
   std::uint64_t lifetime = 0;  // K
-  std::uint64_t opened = 0;    // replacements whose connect() started in the window, established
+  std::uint64_t opened = 0;    // the window's replacements that were established
   std::uint64_t closed = 0;    // connections loadgen closed after K exchanges inside the window
   double opened_per_s = 0;     // opened / window seconds
   // From connect() to established (writable with SO_ERROR 0), of the `opened` connections.
