@@ -159,7 +159,7 @@ bool Worker::advance_phase(std::int64_t now, const std::atomic<bool>& stop) {
   if (in_window_ && now >= s.measure_end_ns) end_window(now);
   if (stop.load(std::memory_order_relaxed) || now >= s.drain_deadline_ns) return false;
   const bool owes_sends = plan_.rate && !ready_.empty() && open_loop_sending(now);
-  return now < s.measure_end_ns || owes_sends || in_flight_total_ != 0 || window_connects_ != 0;
+  return now < s.measure_end_ns || owes_sends || in_flight_total_ != 0 || connects_pending_ != 0;
 }
 
 // Busy-poll never sleeps; otherwise sleep until the next phase edge or due send, and at most

@@ -167,9 +167,9 @@ class Worker {
   std::uint64_t send_limit_ = 0;      // the first index due at or after the window's end
   std::deque<std::uint32_t> ready_;   // connections that owe sends and can take them
   Churn churn_;
-  std::vector<std::uint32_t> retry_;   // --lifetime: slots waiting to retry a failed connect
-  std::uint64_t window_connects_ = 0;  // ... replacements started in the window still connecting
-  std::int64_t window_end_ns_ = 0;     // the window's actual end (earlier when interrupted)
+  std::vector<std::uint32_t> retry_;    // --lifetime: slots waiting to retry a failed connect
+  std::uint64_t connects_pending_ = 0;  // ... replacement connects in progress
+  std::int64_t window_end_ns_ = 0;      // the window's actual end (earlier when interrupted)
   bool in_window_ = false;
   bool window_done_ = false;
   CpuSeconds window_cpu_at_start_;

@@ -55,13 +55,13 @@ void Worker::reconnect(Connection& c, std::int64_t now) {
   c.fd = started.fd;
   if (started.error == 0) return connected(c, monotonic_ns());
   c.connecting = true;
-  if (c.connect_in_window) ++window_connects_;
+  ++connects_pending_;  // the loop waits for it: its slot may owe sends, or a latency sample
 }
 
 void Worker::on_connect_event(Connection& c) {
   const std::int64_t now = monotonic_ns();
   c.connecting = false;
-  if (c.connect_in_window) --window_connects_;
+  --connects_pending_;
   const int error = finished_connect_error(c.fd);
   if (error != 0) {
     ::close(c.fd);

@@ -99,7 +99,10 @@ TEST(LoadgenLifetime, OpenLoopSendsWaitForTheReplacement) {
       server.port(), {"--active", "4", "--rate", "4000", "--lifetime", "2", "--duration", "1s",
                       "--warmup", "200ms", "--late-tolerance=100ms", "--quiet"});
   expect_clean_churn(run, 2, 4);
-  EXPECT_NEAR(run.report["throughput"]["messages_per_s"].get<double>(), 4000.0, 4000.0 * 0.02);
+  // Loosely: on a shared machine a stall now and then moves a few ms of sends across the
+  // window's edge (tests/loadgen_test.cpp checks the rate itself).
+  EXPECT_NEAR(run.report["throughput"]["messages_per_s"].get<double>(), 4000.0, 4000.0 * 0.05)
+      << explain(run);
   EXPECT_EQ(run.report["open_loop"]["unsent"], 0);
 }
 
