@@ -225,7 +225,7 @@ int main(int argc, char** argv) {
          "(connect() to established). Idle connections stay open. Default: persistent "
          "connections")
       ->check(count)
-      ->check(CLI::Range(std::uint64_t{1}, std::numeric_limits<std::uint64_t>::max()));
+      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 32));
   app.add_option("--source-ips", config.source_ips_text,
                  "local addresses to spread connections over (each brings its own ~28k "
                  "ephemeral ports); default for a loopback target: 127.0.0.1-127.0.0.8, "
