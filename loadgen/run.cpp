@@ -467,8 +467,10 @@ int run_loadgen(const LoadgenConfig& config) {
   close_all(opened.idle.fds);
   const int code = finish_run(config, report, interval_latency);
   if (!config.quiet) {
+    // One array: begin() and end() of two temporaries would walk off the first (ASan saw it).
+    const auto outputs = config.outputs();
     const bool stdout_taken = std::any_of(
-        config.outputs().begin(), config.outputs().end(),
+        outputs.begin(), outputs.end(),
         [](const std::optional<OutputPath>* output) { return *output && (*output)->is_stdout(); });
     fmt::print(stdout_taken ? stderr : stdout, "{}", loadgen_summary_text(report));
   }
