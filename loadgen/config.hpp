@@ -57,6 +57,9 @@ struct LoadgenConfig {
   // 1 MiB and more (min_echoes()).
   std::optional<std::uint64_t> min_echoes_option;
   bool allow_overload = false;  // overloaded exits 0 (the status still says overloaded)
+  // --lifetime K: each active connection carries K echo exchanges, then is closed and replaced;
+  // nullopt: persistent connections.
+  std::optional<std::uint64_t> lifetime;
 
   std::array<const std::optional<OutputPath>*, 4> outputs() const {
     return {&json, &csv, &hdr, &hlog};

@@ -1,7 +1,6 @@
 #include "loadgen/connector.hpp"
 
 #include <fmt/format.h>
-#include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -15,34 +14,12 @@
 
 #include "loadgen/addresses.hpp"
 #include "loadgen/checked.hpp"
+#include "loadgen/socket_connect.hpp"
 
 namespace muxbench {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-std::string category(int error) {
-  switch (error) {
-    case ECONNREFUSED:
-      return "refused";
-    case ETIMEDOUT:
-      return "timed out";
-    case EADDRNOTAVAIL:
-      return "no free local port (EADDRNOTAVAIL)";
-    case EADDRINUSE:
-      return "local address in use";
-    case ENETUNREACH:
-    case EHOSTUNREACH:
-      return "unreachable";
-    case EMFILE:
-    case ENFILE:
-      return "fd limit";
-    case ECONNRESET:
-      return "reset";
-    default:
-      return std::strerror(error);
-  }
-}
 
 struct Attempt {
   int attempts = 0;
@@ -104,40 +81,27 @@ class Opener {
  private:
   void start_attempt(Attempt attempt, Clock::time_point now) {
     ++attempt.attempts;
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) return failed(attempt, errno, now);
-    const int connected = begin_connect(fd);
-    if (connected == 0) {
-      outcome_.fds.push_back(fd);
-    } else if (connected == EINPROGRESS) {
-      pending_.emplace(fd, Pending{attempt, now + plan_.attempt_timeout});
+    const in_addr* source =
+        plan_.sources.empty() ? nullptr : &plan_.sources[cursor_++ % plan_.sources.size()];
+    const ConnectStart started = start_connect(plan_.target, source);
+    if (started.error == 0) {
+      outcome_.fds.push_back(started.fd);
+    } else if (started.error != EINPROGRESS) {
+      failed(attempt, started.error, now);
+    } else if (const int error = watch(started.fd); error != 0) {
+      ::close(started.fd);
+      failed(attempt, error, now);
     } else {
-      ::close(fd);
-      failed(attempt, connected, now);
+      pending_.emplace(started.fd, Pending{attempt, now + plan_.attempt_timeout});
     }
   }
 
-  // Options, source address, connect; a connect in progress is watched for completion. Returns
-  // 0 (connected), EINPROGRESS (watched) or the errno of the step that failed.
-  int begin_connect(int fd) {
-    const int one = 1;
-    if (::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0) return errno;
-    if (!plan_.sources.empty()) {
-      if (::setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one) != 0)
-        return errno;
-      sockaddr_in source{};
-      source.sin_family = AF_INET;
-      source.sin_addr = plan_.sources[cursor_++ % plan_.sources.size()];
-      if (::bind(fd, reinterpret_cast<const sockaddr*>(&source), sizeof source) != 0) return errno;
-    }
-    if (::connect(fd, reinterpret_cast<const sockaddr*>(&plan_.target), sizeof plan_.target) == 0)
-      return 0;
-    if (errno != EINPROGRESS) return errno;
+  // A connect in progress is watched for completion; 0 or the errno.
+  int watch(int fd) {
     epoll_event event{};
     event.events = EPOLLOUT;
     event.data.fd = fd;
-    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event) != 0) return errno;
-    return EINPROGRESS;
+    return ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event) != 0 ? errno : 0;
   }
 
   void wait_for_completions() {
@@ -146,9 +110,7 @@ class Opener {
     const int n = checked_wait("epoll_wait", ::epoll_wait(epoll_fd_, events, 256, timeout_ms));
     for (int i = 0; i < n; ++i) {
       const int fd = events[i].data.fd;
-      int error = 0;
-      socklen_t length = sizeof error;
-      if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) != 0) error = errno;
+      const int error = finished_connect_error(fd);
       checked("epoll_ctl(DEL)", ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr));
       const Attempt attempt = pending_.at(fd).attempt;
       pending_.erase(fd);
@@ -175,10 +137,11 @@ class Opener {
   }
 
   void failed(Attempt attempt, int error, Clock::time_point now) {
-    ++outcome_.failures[category(error)];
+    ++outcome_.failures[connect_failure_category(error)];
     if (attempt.attempts >= plan_.max_attempts || error == EMFILE || error == ENFILE) {
-      outcome_.fatal = fmt::format("cannot connect to {}: {} (after {} attempts)",
-                                   to_string(plan_.target), category(error), attempt.attempts);
+      outcome_.fatal =
+          fmt::format("cannot connect to {}: {} (after {} attempts)", to_string(plan_.target),
+                      connect_failure_category(error), attempt.attempts);
       return;
     }
     ++outcome_.retries;

@@ -53,7 +53,7 @@ struct RawOptions {
   double rate = 0, connect_rate = 0;
   std::vector<int> signal_pids;
   std::int64_t start_at = 0;
-  std::uint64_t min_echoes = 0;
+  std::uint64_t min_echoes = 0, lifetime = 0;
   std::string json, csv, hdr, hlog, hdr_unit = "us";
 };
 
@@ -92,6 +92,7 @@ void finish(LoadgenConfig& config, const RawOptions& raw, const CLI::App& app) {
     config.start_at_unix_ns = raw.start_at;
   }
   if (app.count("--min-echoes") > 0) config.min_echoes_option = raw.min_echoes;
+  if (app.count("--lifetime") > 0) config.lifetime = raw.lifetime;
   config.hdr_unit_ratio = raw.hdr_unit == "ms" ? 1e6 : 1e3;
   const bool loopback_target = (ntohl(config.target.sin_addr.s_addr) >> 24) == 127;
   if (config.source_ips_text.empty() && loopback_target) {
@@ -210,6 +211,21 @@ int main(int argc, char** argv) {
                  "a window with fewer completed echoes is insufficient (exit 1) [default: 100; "
                  "1 for --size of 1 MiB or more]")
       ->check(count);
+  app.add_option(
+         "--lifetime", raw.lifetime,
+         "connection churn: each active connection carries K echo exchanges (closed loop: at "
+         "most min(--depth, what is left of K) in flight), then loadgen closes it and at once "
+         "connects a replacement from the same worker (open loop: sends due meanwhile wait for "
+         "it, late as usual). loadgen closes first, so TIME_WAIT stays on its side: each closed "
+         "connection holds a local port for 60 s unless net.ipv4.tcp_tw_reuse (2: loopback "
+         "only, the default) lets connect() reuse it, and each --source-ips address has the "
+         "ports of net.ipv4.ip_local_port_range. A connect that finds no free port is reported "
+         "as port exhaustion (status errors), other failed connects as problems (the slot "
+         "retries after 1-100 ms). Reports connections opened per second and connect latency "
+         "(connect() to established). Idle connections stay open. Default: persistent "
+         "connections")
+      ->check(count)
+      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 32));
   app.add_option("--source-ips", config.source_ips_text,
                  "local addresses to spread connections over (each brings its own ~28k "
                  "ephemeral ports); default for a loopback target: 127.0.0.1-127.0.0.8, "

@@ -33,6 +33,7 @@ void add_counters(WorkerResult& sum, const WorkerResult& r) {
   sum.window_seconds = std::max(sum.window_seconds, r.window_seconds);
   sum.window_loops += r.window_loops;
   sum.window_loops_worked += r.window_loops_worked;
+  sum.churn.add(r.churn);
 }
 
 GeneratorRecord generator_record(const LoadgenConfig& config, const WorkerTotals& t,
@@ -52,6 +53,20 @@ GeneratorRecord generator_record(const LoadgenConfig& config, const WorkerTotals
                                   : "the generator's threads kept one CPU busy more than 90% of "
                                     "the window (threads pinned to one CPU are summed)";
   return g;
+}
+
+ChurnRecord churn_record(std::uint64_t lifetime, const ChurnCounts& counts, double seconds) {
+  const LocalPortSettings ports = local_port_settings();
+  return {.lifetime = lifetime,
+          .opened = counts.opened,
+          .closed = counts.closed,
+          .opened_per_s = seconds > 0 ? static_cast<double>(counts.opened) / seconds : 0,
+          .connect_latency_ns = latency_summary(counts.connect_latency),
+          .connect_failures = counts.connect_failures,
+          .port_exhaustion = counts.port_exhaustion,
+          .tcp_tw_reuse = ports.tcp_tw_reuse,
+          .local_port_range = ports.local_port_range,
+          .connect_latency_histogram = counts.connect_latency};
 }
 
 Measurement measurement(const LoadgenConfig& config, const WorkerTotals& t, std::size_t threads,
@@ -92,6 +107,7 @@ Measurement measurement(const LoadgenConfig& config, const WorkerTotals& t, std:
     m.generator.fell_behind = o.overloaded;
     m.open_loop = o;
   }
+  if (config.lifetime) m.churn = churn_record(*config.lifetime, s.churn, s.window_seconds);
   return m;
 }
 
@@ -160,6 +176,41 @@ LoadgenStatus judge(std::vector<std::string>& problems, const LoadgenConfig& con
   return LoadgenStatus::ok;
 }
 
+std::string failure_categories(const std::map<std::string, std::uint64_t>& failures) {
+  std::string text;
+  for (const auto& [category, count] : failures)
+    text += fmt::format("{}{}: {}", text.empty() ? "" : ", ", category, count);
+  return text;
+}
+
+std::string setting_text(const std::optional<int>& value) {
+  return value ? std::to_string(*value) : "unreadable";
+}
+
+// --lifetime: failed replacement connects are problems, and make the status errors; port
+// exhaustion is said as such (never a silent slowdown). Returns whether any failed.
+bool churn_problems(std::vector<std::string>& problems, const ChurnCounts& counts,
+                    const ChurnRecord& record) {
+  if (counts.connect_failures == 0) return false;
+  if (counts.port_exhaustion) {
+    const auto range = record.local_port_range.value_or(std::array{0u, 0u});
+    problems.push_back(fmt::format(
+        "ephemeral ports exhausted: replacement connects that failed, by cause: {}. Each "
+        "closed connection holds its port in TIME_WAIT for 60 s (loadgen closes first), each "
+        "source address has the ports of net.ipv4.ip_local_port_range ({}-{}), and "
+        "net.ipv4.tcp_tw_reuse is {} (1, or 2 for loopback, lets connect() reuse TIME_WAIT "
+        "ports): spread the sources (--source-ips), widen the range, enable tcp_tw_reuse or "
+        "lengthen --lifetime",
+        failure_categories(counts.failures), range[0], range[1],
+        setting_text(record.tcp_tw_reuse)));
+  } else {
+    problems.push_back(fmt::format(
+        "{} connects of replacement connections failed ({}); each slot retried after a pause",
+        counts.connect_failures, failure_categories(counts.failures)));
+  }
+  return true;
+}
+
 }  // namespace
 
 WorkerTotals merge_workers(const LoadgenConfig& config, const Workers& workers) {
@@ -209,8 +260,10 @@ void record_results(LoadgenReport& report, const LoadgenConfig& config, const Wo
   report.histogram = t.latency;
   report.hdr_v2 = hdr::encode_v2_base64(t.latency);
   report.problems.insert(report.problems.end(), t.problems.begin(), t.problems.end());
+  const auto& churn = report.measured->churn;
+  const bool churn_failed = churn && churn_problems(report.problems, t.sum.churn, *churn);
   report.status = judge(report.problems, config, *report.measured, report.connections.idle,
-                        interrupted, t.worker_failed);
+                        interrupted, t.worker_failed || churn_failed);
 }
 
 }  // namespace muxbench

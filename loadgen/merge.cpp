@@ -37,6 +37,28 @@ void add(MergedConnections& into, const ConnectionsRecord& from) {
   }
 }
 
+// Churn (--lifetime): counts and rates summed, connect latency from the merged histograms, the
+// kernel's port settings kept where the generators agree (null where they differ).
+void add(std::optional<ChurnRecord>& into, const ChurnRecord& from) {
+  if (!into) {
+    into = from;
+    return;
+  }
+  ChurnRecord& sum = *into;
+  sum.opened += from.opened;
+  sum.closed += from.closed;
+  sum.opened_per_s += from.opened_per_s;
+  sum.connect_failures += from.connect_failures;
+  sum.port_exhaustion = sum.port_exhaustion || from.port_exhaustion;
+  if (sum.tcp_tw_reuse != from.tcp_tw_reuse) sum.tcp_tw_reuse.reset();
+  if (sum.local_port_range != from.local_port_range) sum.local_port_range.reset();
+  if (from.connect_latency_histogram) {
+    auto& merged = sum.connect_latency_histogram;
+    (merged ? *merged : merged.emplace()).merge(*from.connect_latency_histogram);
+    sum.connect_latency_ns = latency_summary(*merged);
+  }
+}
+
 void add(MergedMeasurement& into, const Measurement& from) {
   into.window.seconds = std::max(into.window.seconds, from.window.seconds);
   MergedThroughput& t = into.throughput;
@@ -66,6 +88,7 @@ void add(MergedMeasurement& into, const Measurement& from) {
         std::max(sum.max_backlog_per_connection, o->max_backlog_per_connection);
     sum.overloaded = sum.overloaded || o->overloaded;
   }
+  if (from.churn) add(into.churn, *from.churn);
   MergedGenerator& g = into.generator;
   g.bound = g.bound || from.generator.bound;
   g.fell_behind = g.fell_behind || from.generator.fell_behind;
@@ -100,6 +123,8 @@ void add_generator(MergedReport& merged, const LoadgenReport& r, std::size_t ind
   LoadgenReport& kept = merged.generators.emplace_back(r);
   kept.histogram.reset();  // merged below; keeps the merged report small
   kept.hdr_v2.reset();
+  if (kept.measured && kept.measured->churn)
+    kept.measured->churn->connect_latency_histogram.reset();
 }
 
 }  // namespace
@@ -157,7 +182,8 @@ std::vector<std::string> merge_conflicts(const std::vector<MergeInput>& inputs) 
       return f.value("schema_version", nlohmann::json());
     return f.contains("config") ? f["config"].value(name, nlohmann::json()) : nlohmann::json();
   };
-  for (const char* name : {"schema_version", "duration_s", "size", "mode", "depth", "rate"}) {
+  for (const char* name :
+       {"schema_version", "duration_s", "size", "mode", "depth", "rate", "lifetime"}) {
     for (std::size_t i = 1; i < inputs.size(); ++i) {
       const auto a = field(first, name), b = field(inputs[i], name);
       if (a != b) {

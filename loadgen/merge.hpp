@@ -27,8 +27,8 @@ struct MergeInput {
 
 // Why these reports do not describe one measurement, one line each (empty: they do): the same
 // file twice (one path, or identical contents), or a field that differs (schema_version,
-// window length, message size, mode, depth, per-generator rate), naming the field and the
-// two values. Targets may differ: generators on several hosts reach one server through
+// window length, message size, mode, depth, per-generator rate, --lifetime), naming the field and
+// the two values. Targets may differ: generators on several hosts reach one server through
 // different addresses.
 std::vector<std::string> merge_conflicts(const std::vector<MergeInput>& inputs);
 

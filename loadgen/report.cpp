@@ -44,6 +44,12 @@ Json open_loop(const Report& r, Field field) {
   return r.measured && r.measured->open_loop ? Json(field(*r.measured->open_loop)) : Json();
 }
 
+// A field of the churn section (--lifetime), when the report has one.
+template <class Report, class Field>
+Json churn(const Report& r, Field field) {
+  return r.measured && r.measured->churn ? Json(field(*r.measured->churn)) : Json();
+}
+
 template <class R>
 const std::vector<Column<R>>& columns() {
   // clang-format off
@@ -91,6 +97,12 @@ const std::vector<Column<R>>& columns() {
       {"achieved_rate", [](const R& r) { return open_loop(r, [](auto& o) { return o.achieved_rate; }); }},
       {"late_share", [](const R& r) { return open_loop(r, [](auto& o) { return o.late_share; }); }},
       {"lateness_p99_ns", [](const R& r) { return open_loop(r, [](auto& o) { return o.lateness_p99_ns; }); }},
+      // Added with connection churn (issue 14, --lifetime): empty for persistent connections.
+      {"lifetime", [](const R& r) -> Json { return r.config.lifetime; }},
+      {"connections_opened", [](const R& r) { return churn(r, [](auto& c) { return c.opened; }); }},
+      {"connections_per_s", [](const R& r) { return churn(r, [](auto& c) { return c.opened_per_s; }); }},
+      {"connect_p50_ns", [](const R& r) { return churn(r, [](auto& c) { return c.connect_latency_ns.p50; }); }},
+      {"connect_p99_ns", [](const R& r) { return churn(r, [](auto& c) { return c.connect_latency_ns.p99; }); }},
   };
   // clang-format on
   return all;
@@ -132,6 +144,14 @@ std::string measured_lines(const Report& r) {
         "sends late, lateness p99 {}{}\n",
         o->requested_rate, o->achieved_rate, o->sent_per_s, 100 * o->late_share, o->due,
         microseconds(o->lateness_p99_ns), o->overloaded ? " -- OVERLOADED" : "");
+  }
+  if (const auto& c = m.churn) {
+    text += fmt::format(
+        "  churn       lifetime {}: {} connections opened ({:.0f}/s), {} closed, connect p50 {}  "
+        "p99 {}  max {}, {} connects failed{}\n",
+        c->lifetime, c->opened, c->opened_per_s, c->closed, microseconds(c->connect_latency_ns.p50),
+        microseconds(c->connect_latency_ns.p99), microseconds(c->connect_latency_ns.max),
+        c->connect_failures, c->port_exhaustion ? " -- PORTS EXHAUSTED" : "");
   }
   return text + fmt::format("  generator   cpu {:.0f}% (busiest CPU), work share {:.0f}%{}\n",
                             100 * g.busiest_cpu_share, 100 * g.work_share,

@@ -11,7 +11,6 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <memory>
 #include <optional>
 #include <sstream>
@@ -29,6 +28,7 @@
 #include "loadgen/hlog.hpp"
 #include "loadgen/measurement.hpp"
 #include "loadgen/report.hpp"
+#include "loadgen/socket_connect.hpp"
 #include "loadgen/worker.hpp"
 
 namespace muxbench {
@@ -36,12 +36,7 @@ namespace {
 
 constexpr std::uint64_t kSpareDescriptors = 32;  // stdio, epoll sets, report files
 
-std::uint64_t ephemeral_ports() {
-  std::ifstream range("/proc/sys/net/ipv4/ip_local_port_range");
-  std::uint64_t low = 32768, high = 60999;
-  range >> low >> high;
-  return high >= low ? high - low + 1 : 0;
-}
+std::uint64_t ephemeral_ports() { return ephemeral_port_count(local_port_settings()); }
 
 void refuse_beyond_limits(const LoadgenConfig& config, const FdLimit& limit) {
   const std::uint64_t connections = config.idle + config.active;
@@ -128,6 +123,7 @@ LoadgenConfigRecord config_record(const LoadgenConfig& c) {
   // The report has always named one process; the first of several stands for them.
   if (!c.signal_pids.empty()) r.signal_pid = c.signal_pids.front();
   r.start_at_unix_ns = c.start_at_unix_ns;
+  r.lifetime = c.lifetime;
   return r;
 }
 
@@ -295,6 +291,10 @@ Workers make_workers(const LoadgenConfig& config, const std::vector<int>& active
     plan.report_progress = report_progress;
     if (!config.cpus.empty()) plan.cpu = config.cpus[t % config.cpus.size()];
     plan.interval_count = config.hlog_intervals();
+    plan.lifetime = config.lifetime;
+    plan.target = config.target;
+    plan.sources = config.source_ips;
+    plan.source_cursor = t;  // the workers start their round-robin at different addresses
     workers.push_back(std::make_unique<Worker>(std::move(plan)));
   }
   return workers;
@@ -467,8 +467,10 @@ int run_loadgen(const LoadgenConfig& config) {
   close_all(opened.idle.fds);
   const int code = finish_run(config, report, interval_latency);
   if (!config.quiet) {
+    // One array: begin() and end() of two temporaries would walk off the first (ASan saw it).
+    const auto outputs = config.outputs();
     const bool stdout_taken = std::any_of(
-        config.outputs().begin(), config.outputs().end(),
+        outputs.begin(), outputs.end(),
         [](const std::optional<OutputPath>* output) { return *output && (*output)->is_stdout(); });
     fmt::print(stdout_taken ? stderr : stdout, "{}", loadgen_summary_text(report));
   }

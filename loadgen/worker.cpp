@@ -10,10 +10,9 @@
 #include <cmath>
 #include <cstring>
 
-#include "common/byte_queue.hpp"
 #include "common/cpu_affinity.hpp"
 #include "loadgen/checked.hpp"
-#include "loadgen/in_flight.hpp"
+#include "loadgen/worker_connection.hpp"
 
 namespace muxbench {
 namespace {
@@ -48,25 +47,12 @@ int wait_for_events(int epoll_fd, epoll_event* events, int capacity, std::int64_
 
 }  // namespace
 
-struct Worker::Connection {
-  int fd = -1;
-  std::uint32_t id = 0;
-  std::uint32_t index = 0;  // in connections_, carried in epoll data
-  std::uint64_t next_sequence = 0;
-  InFlightQueue in_flight;
-  ByteQueue out;              // bytes the socket did not take yet
-  std::vector<char> partial;  // a message split across reads
-  std::size_t partial_length = 0;
-  bool write_armed = false;
-  bool open = true;
-  bool ready = false;  // open loop: in ready_
-};
-
 Worker::Worker(WorkerPlan plan)
     : plan_(std::move(plan)),
       format_(plan_.message_size),
       receive_buffer_(kReceiveBufferSize),
-      interval_latency_(plan_.interval_count) {
+      interval_latency_(plan_.interval_count),
+      churn_(plan_.target, plan_.sources, plan_.source_cursor) {
   for (std::size_t i = 0; i < plan_.connections.size(); ++i) {
     Connection& c = connections_.emplace_back();
     c.fd = plan_.connections[i].fd;
@@ -95,8 +81,8 @@ Worker::~Worker() { close_descriptors(); }
 
 void Worker::close_descriptors() {
   for (auto& c : connections_) {
-    if (c.open) ::close(c.fd);
-    c.open = false;
+    if (c.open || c.connecting) ::close(c.fd);
+    c.open = c.connecting = false;
   }
   if (epoll_fd_ >= 0) ::close(epoll_fd_);
   epoll_fd_ = -1;
@@ -129,6 +115,7 @@ void Worker::run(const Schedule& schedule, const std::atomic<bool>& stop) {
   for (const auto& c : connections_) {
     if (c.open) result_.unanswered += c.in_flight.size();
   }
+  result_.churn = churn_.counts();
   progress_received.store(result_.messages_received, std::memory_order_relaxed);
 }
 
@@ -148,6 +135,7 @@ void Worker::event_loop(const std::atomic<bool>& stop) {
     const std::int64_t now = monotonic_ns();
     if (!advance_phase(now, stop)) return;
     const std::uint64_t sent_before = result_.messages_sent;
+    if (!retry_.empty()) retry_due(now);
     if (plan_.rate) send_due_open_loop(now);  // also what fell due before the window closed
     const int ready = wait_for_events(epoll_fd_, events.data(), static_cast<int>(events.size()),
                                       wait_timeout_ns(now));
@@ -171,7 +159,7 @@ bool Worker::advance_phase(std::int64_t now, const std::atomic<bool>& stop) {
   if (in_window_ && now >= s.measure_end_ns) end_window(now);
   if (stop.load(std::memory_order_relaxed) || now >= s.drain_deadline_ns) return false;
   const bool owes_sends = plan_.rate && !ready_.empty() && open_loop_sending(now);
-  return now < s.measure_end_ns || owes_sends || in_flight_total_ != 0;
+  return now < s.measure_end_ns || owes_sends || in_flight_total_ != 0 || connects_pending_ != 0;
 }
 
 // Busy-poll never sleeps; otherwise sleep until the next phase edge or due send, and at most
@@ -185,12 +173,17 @@ std::int64_t Worker::wait_timeout_ns(std::int64_t now) const {
     if (!ready_.empty()) return 0;
     if (open_loop_next_ < send_limit_) wake = std::min(wake, next_due_ns_);
   }
+  if (!retry_.empty()) wake = std::min(wake, next_retry_ns());
   return std::clamp<std::int64_t>(wake - now, 0, 100 * kMillisecond);
 }
 
 void Worker::dispatch(const epoll_event* events, int ready) {
   for (int i = 0; i < ready; ++i) {
     Connection& c = connections_[events[i].data.u32];
+    if (c.connecting) {
+      on_connect_event(c);
+      continue;
+    }
     if (c.open && (events[i].events & EPOLLOUT)) flush(c);
     if (c.open && (events[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP))) on_readable(c);
   }
@@ -257,7 +250,7 @@ std::uint64_t Worker::owed(const Connection& c) const {
 // A connection whose socket is full (bytes still queued) takes no new bytes: its due messages
 // are owed as a count and sent, stamped with their intended times, when it drains.
 bool Worker::can_take_sends(const Connection& c) const {
-  return c.open && c.out.empty() && c.in_flight.size() < kMaxInFlightOpenLoop;
+  return c.open && c.out.empty() && c.in_flight.size() < kMaxInFlightOpenLoop && room(c) > 0;
 }
 
 void Worker::mark_ready(Connection& c) {
@@ -296,7 +289,7 @@ void Worker::send_due_open_loop(std::int64_t now) {
     if (backlog == 0 || !can_take_sends(c)) continue;
     result_.max_backlog = std::max(result_.max_backlog, backlog);
     const std::uint64_t count =
-        std::min({backlog, per_send, kMaxInFlightOpenLoop - c.in_flight.size()});
+        std::min({backlog, per_send, kMaxInFlightOpenLoop - c.in_flight.size(), room(c)});
     send_owed(c, count, now);
     budget -= std::min<std::size_t>(budget, count * size);
     mark_ready(c);
@@ -321,6 +314,7 @@ void Worker::send_owed(Connection& c, std::uint64_t count, std::int64_t now) {
     }
   }
   if (now >= s.measure_start_ns && now < s.measure_end_ns) result_.window_sends += count;
+  c.sent_here += count;
   in_flight_total_ += count;
   result_.messages_sent += count;
   result_.max_in_flight = std::max<std::uint64_t>(result_.max_in_flight, c.in_flight.size());
@@ -366,6 +360,7 @@ void Worker::fill_send_buffer(std::uint64_t count) {
 // Queues `count` messages stamped `sent_ns` and sends them with one call: a closed loop that
 // completes several echoes in one read replaces them all at once.
 void Worker::send_messages(Connection& c, std::uint32_t count, std::int64_t sent_ns) {
+  count = static_cast<std::uint32_t>(std::min<std::uint64_t>(count, room(c)));
   if (!c.open || count == 0) return;
   const std::size_t size = format_.size();
   fill_send_buffer(count);
@@ -374,6 +369,7 @@ void Worker::send_messages(Connection& c, std::uint32_t count, std::int64_t sent
     c.in_flight.push({sequence, sent_ns});
     MessageFormat::stamp(c.id, sequence, send_buffer_.data() + k * size);
   }
+  c.sent_here += count;
   in_flight_total_ += count;
   result_.messages_sent += count;
   result_.max_in_flight = std::max<std::uint64_t>(result_.max_in_flight, c.in_flight.size());
@@ -441,6 +437,7 @@ void Worker::on_readable(Connection& c) {
   // Stamped after the verification work above: the clock starts when they really leave.
   if (replacements > 0) send_messages(c, replacements, monotonic_ns());
   if (plan_.rate) mark_ready(c);  // below its in-flight limit again
+  if (plan_.lifetime && c.open && c.echoed_here >= *plan_.lifetime) recycle(c, now);
 }
 
 // Returns whether a closed loop should send a replacement.
@@ -453,6 +450,7 @@ bool Worker::complete(Connection& c, const char* data, std::int64_t now) {
   c.in_flight.pop();
   --in_flight_total_;
   ++result_.messages_received;
+  ++c.echoed_here;
   if (!format_.matches(data, c.id, sent.sequence)) ++result_.mismatches;
   const Schedule& s = schedule_;
   // Latency belongs to the window its message was sent (open loop: due) in, so an echo that comes

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <netinet/in.h>
 #include <sys/epoll.h>
 
 #include <atomic>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "common/clock.hpp"
+#include "loadgen/churn.hpp"
 #include "loadgen/histogram.hpp"
 #include "loadgen/message.hpp"
 
@@ -45,6 +47,12 @@ struct WorkerPlan {
   // --hlog: one latency histogram per second of the window (by send, open loop due, time), made
   // when the worker is (never inside the window); 0: none.
   std::size_t interval_count = 0;
+  // --lifetime: echo exchanges per connection before the worker closes it and connects a
+  // replacement to `target` from `sources` (round-robin from source_cursor); nullopt: persistent.
+  std::optional<std::uint64_t> lifetime;
+  sockaddr_in target{};
+  std::vector<in_addr> sources;
+  std::size_t source_cursor = 0;
 };
 
 struct WorkerResult {
@@ -70,6 +78,7 @@ struct WorkerResult {
   double window_seconds = 0;
   std::uint64_t window_loops = 0;         // wait calls in the window
   std::uint64_t window_loops_worked = 0;  // ... that found something to do
+  ChurnCounts churn;                      // --lifetime
   std::optional<std::string> pin_error;
   std::optional<std::string> error;  // why the worker stopped before the drain ended (epoll_wait)
 };
@@ -125,6 +134,19 @@ class Worker {
   bool open_loop_sending(std::int64_t now_ns) const;
   void begin_window();
   void end_window(std::int64_t now_ns);
+  // --lifetime (worker_churn.cpp): a connection that completed its K exchanges is closed and
+  // replaced; a replacement's connect completes, fails (the slot retries after a pause) or is
+  // retried.
+  std::uint64_t room(const Connection& c) const;  // messages it may still carry
+  bool in_window(std::int64_t t_ns) const;
+  bool wants_connection(std::int64_t now_ns) const;
+  void recycle(Connection& c, std::int64_t now_ns);
+  void reconnect(Connection& c, std::int64_t now_ns);
+  void on_connect_event(Connection& c);
+  void connected(Connection& c, std::int64_t now_ns);
+  void connect_failed(Connection& c, int error, std::int64_t now_ns);
+  void retry_due(std::int64_t now_ns);
+  std::int64_t next_retry_ns() const;
 
   WorkerPlan plan_;
   Schedule schedule_{};
@@ -144,7 +166,10 @@ class Worker {
   std::int64_t next_due_ns_ = 0;      // open_loop_send_ns(open_loop_next_), computed once
   std::uint64_t send_limit_ = 0;      // the first index due at or after the window's end
   std::deque<std::uint32_t> ready_;   // connections that owe sends and can take them
-  std::int64_t window_end_ns_ = 0;    // the window's actual end (earlier when interrupted)
+  Churn churn_;
+  std::vector<std::uint32_t> retry_;    // --lifetime: slots waiting to retry a failed connect
+  std::uint64_t connects_pending_ = 0;  // ... replacement connects in progress
+  std::int64_t window_end_ns_ = 0;      // the window's actual end (earlier when interrupted)
   bool in_window_ = false;
   bool window_done_ = false;
   CpuSeconds window_cpu_at_start_;

@@ -5,6 +5,7 @@
 // report lacks (a run that never opened its connections has no window, throughput, latency,
 // errors, generator or histogram) are std::nullopt here and absent, not null, in the file.
 // The histogram is loadgen's LatencyHistogram: link muxloadgen to use this header.
+#include <array>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -57,7 +58,7 @@ inline int status_precedence(LoadgenStatus status) {
 }
 
 // "config": the options as run (durations in seconds, addresses as text).
-struct LoadgenConfigRecord {
+struct LoadgenConfigFields {
   std::string target;  // HOST:PORT; a merged report joins its generators' targets with ','
   std::uint64_t idle = 0;
   std::uint64_t active = 0;
@@ -77,11 +78,25 @@ struct LoadgenConfigRecord {
   std::optional<int> signal_pid;
   std::optional<std::int64_t> start_at_unix_ns;
 };
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(LoadgenConfigRecord, target, idle, active, size,
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(LoadgenConfigFields, target, idle, active, size,
                                                 mode, depth, rate, duration_s, warmup_s,
                                                 drain_timeout_s, source_ips, connect_rate, threads,
                                                 cpus, cpus_text, busy_poll, signal_pid,
                                                 start_at_unix_ns)
+
+struct LoadgenConfigRecord : LoadgenConfigFields {
+  // --lifetime: echo exchanges per active connection before it is replaced; nullopt (absent in
+  // the file, null read as absent) for persistent connections, as in reports from before it.
+  std::optional<std::uint64_t> lifetime;
+};
+inline void to_json(nlohmann::json& j, const LoadgenConfigRecord& c) {
+  to_json(j, static_cast<const LoadgenConfigFields&>(c));
+  if (c.lifetime) j["lifetime"] = *c.lifetime;
+}
+inline void from_json(const nlohmann::json& j, LoadgenConfigRecord& c) {
+  from_json(j, static_cast<LoadgenConfigFields&>(c));
+  c.lifetime = j.value("lifetime", std::optional<std::uint64_t>());
+}
 
 struct IdleConnections {
   std::uint64_t requested = 0;
@@ -205,6 +220,61 @@ struct StatusCriteria {
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(StatusCriteria, min_echoes, late_tolerance_s,
                                                 min_achieved_share, allow_overload)
 
+// "muxbench-loglinear-v1", as LatencyHistogram encodes it.
+inline void to_json(nlohmann::json& j, const LatencyHistogram& histogram) {
+  j = histogram.encode();
+}
+inline void from_json(const nlohmann::json& j, LatencyHistogram& histogram) {
+  histogram = LatencyHistogram::decode(j);
+}
+
+// "churn": connection replacement with --lifetime K (absent otherwise). Each active connection
+// carries K echo exchanges, then loadgen closes it (TIME_WAIT stays on its side) and connects a
+// replacement from the same worker at once. Counts are of the measured window: a replacement is
+// the window's when the connection it replaces closed (or its retry fell due) inside it; its
+// connect() follows at once.
+struct ChurnRecord {
+  std::uint64_t lifetime = 0;  // K
+  std::uint64_t opened = 0;    // the window's replacements that were established
+  std::uint64_t closed = 0;    // connections loadgen closed after K exchanges inside the window
+  double opened_per_s = 0;     // opened / window seconds
+  // From connect() to established (writable with SO_ERROR 0), of the `opened` connections.
+  LatencySummary connect_latency_ns;
+  // Replacement connects that failed (each attempt; the slot retries after a pause), all run.
+  std::uint64_t connect_failures = 0;
+  bool port_exhaustion = false;     // some failed for want of a local port (EADDRNOTAVAIL)
+  std::optional<int> tcp_tw_reuse;  // net.ipv4.tcp_tw_reuse as read (null: unreadable)
+  std::optional<std::array<unsigned, 2>> local_port_range;  // net.ipv4.ip_local_port_range
+  // The connect latency histogram, encoded as "histogram" is, so that merges stay exact.
+  std::optional<LatencyHistogram> connect_latency_histogram;
+};
+inline void to_json(nlohmann::json& j, const ChurnRecord& c) {
+  j = {{"lifetime", c.lifetime},
+       {"opened", c.opened},
+       {"closed", c.closed},
+       {"opened_per_s", c.opened_per_s},
+       {"connect_latency_ns", c.connect_latency_ns},
+       {"connect_failures", c.connect_failures},
+       {"port_exhaustion", c.port_exhaustion},
+       {"tcp_tw_reuse", c.tcp_tw_reuse},
+       {"local_port_range", c.local_port_range}};
+  if (c.connect_latency_histogram) j["connect_latency_histogram"] = *c.connect_latency_histogram;
+}
+inline void from_json(const nlohmann::json& j, ChurnRecord& c) {
+  j.at("lifetime").get_to(c.lifetime);
+  j.at("opened").get_to(c.opened);
+  j.at("closed").get_to(c.closed);
+  j.at("opened_per_s").get_to(c.opened_per_s);
+  j.at("connect_latency_ns").get_to(c.connect_latency_ns);
+  j.at("connect_failures").get_to(c.connect_failures);
+  j.at("port_exhaustion").get_to(c.port_exhaustion);
+  c.tcp_tw_reuse = j.value("tcp_tw_reuse", std::optional<int>());
+  c.local_port_range = j.value("local_port_range", std::optional<std::array<unsigned, 2>>());
+  c.connect_latency_histogram.reset();
+  if (j.contains("connect_latency_histogram"))
+    c.connect_latency_histogram = j.at("connect_latency_histogram").get<LatencyHistogram>();
+}
+
 // Reads `key` into an optional section: absent (or null) is nullopt.
 template <class T>
 void read_optional(const nlohmann::json& j, const char* key, std::optional<T>& into) {
@@ -231,6 +301,7 @@ void measurement_to_json(nlohmann::json& j, const M& m) {
        {"latency_ns", m.latency_ns}, {"send_lateness_ns", m.send_lateness_ns},
        {"errors", m.errors},         {"generator", m.generator}};
   if (m.open_loop) j["open_loop"] = *m.open_loop;
+  if (m.churn) j["churn"] = *m.churn;
 }
 template <class M>
 void measurement_from_json(const nlohmann::json& j, M& m) {
@@ -241,6 +312,7 @@ void measurement_from_json(const nlohmann::json& j, M& m) {
   read_section(j, "errors", m.errors);
   read_section(j, "generator", m.generator);
   read_section(j, "open_loop", m.open_loop);
+  read_section(j, "churn", m.churn);
 }
 
 // The sections a report has once its connections opened; in the file they sit at the top level.
@@ -252,6 +324,7 @@ struct Measurement {
   ErrorCounts errors;
   GeneratorRecord generator;
   std::optional<OpenLoopRecord> open_loop;  // open loop only (absent otherwise)
+  std::optional<ChurnRecord> churn;         // --lifetime only (absent otherwise)
 };
 inline void to_json(nlohmann::json& j, const Measurement& m) { measurement_to_json(j, m); }
 inline void from_json(const nlohmann::json& j, Measurement& m) { measurement_from_json(j, m); }
@@ -272,14 +345,6 @@ struct LoadgenReport {
   std::vector<std::string> problems;
   std::optional<StatusCriteria> criteria;  // absent in reports written before it
 };
-
-// "muxbench-loglinear-v1", as LatencyHistogram encodes it.
-inline void to_json(nlohmann::json& j, const LatencyHistogram& histogram) {
-  j = histogram.encode();
-}
-inline void from_json(const nlohmann::json& j, LatencyHistogram& histogram) {
-  histogram = LatencyHistogram::decode(j);
-}
 
 // Throws std::invalid_argument unless `j` is an object of this kind.
 inline void require_kind(const nlohmann::json& j, const char* kind) {

@@ -111,6 +111,11 @@ struct MergedMeasurement {
   // Absent unless some generator's report has one: counts and rates summed, late_share
   // recomputed, lateness_p99_ns the largest generator's (no lateness histogram is kept).
   std::optional<OpenLoopRecord> open_loop;
+  // Absent unless some generator's report has one: opened, closed and connect_failures summed,
+  // opened_per_s summed, port_exhaustion if any; connect latency of the merged connect
+  // histograms (exact); lifetime, tcp_tw_reuse and local_port_range the first generator's (null
+  // when the generators' differ).
+  std::optional<ChurnRecord> churn;
 };
 inline void to_json(nlohmann::json& j, const MergedMeasurement& m) { measurement_to_json(j, m); }
 inline void from_json(const nlohmann::json& j, MergedMeasurement& m) {

@@ -34,9 +34,10 @@ Json fixture(const std::string& name) { return Json::parse(fixture_text(name)); 
 std::string as_file(const Json& j) { return j.dump(2) + "\n"; }
 
 // The CSV columns added after the fixtures were written (issue 13: achieved_rate, late_share,
-// lateness_p99_ns), appended at the end; a report from before has them empty. Returns the CSV
+// lateness_p99_ns; issue 14: lifetime, connections_opened, connections_per_s, connect_p50_ns,
+// connect_p99_ns), appended at the end; a report from before has them empty. Returns the CSV
 // without them, to compare with the fixture byte for byte.
-constexpr int kColumnsAdded = 3;
+constexpr int kColumnsAdded = 8;
 std::string without_added_columns(const std::string& csv) {
   std::string out;
   std::size_t start = 0;
@@ -53,7 +54,7 @@ std::string without_added_columns(const std::string& csv) {
 std::string csv_of(const auto& report) {
   const std::string row = loadgen_csv_row(report);
   EXPECT_EQ(row.substr(row.size() - kColumnsAdded - 1), std::string(kColumnsAdded, ',') + "\n")
-      << "a report written before the open-loop section leaves its columns empty";
+      << "a report written before the open-loop and churn sections leaves their columns empty";
   return without_added_columns(loadgen_csv_header() + row);
 }
 
@@ -161,7 +162,7 @@ TEST(LoadgenReportModel, NewSectionsRoundTripAndAreAbsentWhenUnknown) {
   EXPECT_EQ(written["connections"]["idle"]["unexpected_data"], 3);
   EXPECT_EQ(written["status"], "overloaded");
   const std::string row = loadgen_csv_row(report);
-  const std::string tail = ",1400.0,0.3,5000000\n";
+  const std::string tail = ",1400.0,0.3,5000000,,,,,\n";
   EXPECT_EQ(row.substr(row.size() - tail.size()), tail) << row;
 }
 

@@ -113,6 +113,15 @@ def broken(fixtures_dir):
          lambda d: d.update(extra=1))
     case("unknown_kind.json", "unknown kind 'loadgen-reprot'", lambda d: d.update(kind="loadgen-reprot"))
     case("newer_schema_version.json", "1 was expected", lambda d: d.update(schema_version=2))
+    churn = {"lifetime": 1, "opened": 3, "closed": 3, "opened_per_s": 3.0,
+             "connect_latency_ns": report["latency_ns"], "connect_failures": 0,
+             "port_exhaustion": False, "tcp_tw_reuse": 2, "local_port_range": [32768, 60999]}
+    case("churn_missing_port_exhaustion.json", "'port_exhaustion' is a required property",
+         lambda d: d.update(churn={k: v for k, v in churn.items() if k != "port_exhaustion"}))
+    case("churn_lifetime_zero.json", "0 is less than the minimum of 1",
+         lambda d: d.update(churn=dict(churn, lifetime=0)))
+    case("churn_port_range_of_three.json", "/churn/local_port_range",
+         lambda d: d.update(churn=dict(churn, local_port_range=[1, 2, 3])))
     case("merged_generator_with_histogram.json", "/generators[0]/histogram: False schema",
          lambda d: d["generators"][0].update(histogram=report["histogram"]), base=merged)
     case("merged_wrong_status.json", "'fine' is not one of", lambda d: d.update(status="fine"),

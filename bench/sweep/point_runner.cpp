@@ -110,6 +110,12 @@ LoadgenFigures figures_from(const Report& report) {
                                 .server = std::nullopt,
                                 .server_proc = std::nullopt,
                                 .connections = std::nullopt};
+  // loadgen --lifetime: the churn section's connections opened in the window and their connects.
+  if (const auto& churn = measured.churn) {
+    f.measured->connections = PointConnections{.opened = static_cast<std::uint64_t>(churn->opened),
+                                               .opened_per_s = churn->opened_per_s,
+                                               .connect_latency_ns = churn->connect_latency_ns};
+  }
   return f;
 }
 
