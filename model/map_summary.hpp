@@ -19,14 +19,17 @@ namespace muxbench {
 // pair of neighbouring grid values on either side of it, and x interpolated between them
 // (geometrically, as the grids are). Without a crossing, `side` says where every measured ratio
 // lies ("below" or "above" the level) and `at`/`between` are null.
+// When the ratios cross the level more than once (noise near it), the crossing is the last one:
+// after it they stay on one side; `changes` counts the crossings.
 struct Crossing {
   double level = 1;
   std::optional<double> at;
   // [x before, x after]; null: persistent
   std::optional<std::vector<std::optional<double>>> between;
   std::string side;  // "crosses", "below", "above"
+  int changes = 0;
 };
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Crossing, level, at, between, side)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Crossing, level, at, between, side, changes)
 
 // One measured cell: the dimension's value (null: persistent connections) and the figures.
 struct MapCell {
@@ -38,11 +41,17 @@ struct MapCell {
   std::optional<double> ready_share;               // events per wait / descriptors per wait
   std::optional<double> cpu_us_per_conn;           // churn
   std::optional<double> interest_changes_per_msg;  // size
+  std::optional<double> epoll_lt_events_per_wait;
+  // The cost model's ratio for this cell's workload (its x, and each server's measured events
+  // per wait), with every wait sleeping and with none sleeping: the band the model allows.
+  std::optional<double> model_ratio_sleeping;
+  std::optional<double> model_ratio_busy;
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(MapCell, x, ratio, cpu_us_per_msg,
                                                 epoll_lt_cpu_us_per_msg, events_per_wait,
                                                 ready_share, cpu_us_per_conn,
-                                                interest_changes_per_msg)
+                                                interest_changes_per_msg, epoll_lt_events_per_wait,
+                                                model_ratio_sleeping, model_ratio_busy)
 
 // One line of the map: a backend against epoll-lt along one dimension, the others fixed.
 // `crossing`: along idle, where the backend becomes 10% dearer than epoll-lt (level 1.1); along
@@ -56,12 +65,14 @@ struct MapLine {
   std::vector<MapCell> cells;
   Crossing crossing;
   std::optional<Crossing> rise;
-  std::optional<double> predicted;  // the cost model's boundary, in the dimension's unit
-  std::string predicted_side;       // the model's "crosses", "below", "above" (empty: no model)
-  std::string model_note;           // when model and measurement differ by more than 2x: why
+  // The same crossing of the cost model's ratios (every wait sleeping; none sleeping); absent
+  // without a model for this backend.
+  std::optional<Crossing> predicted_sleeping;
+  std::optional<Crossing> predicted_busy;
+  std::string model_note;  // when model and measurement disagree by more than 2x: how, and why
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(MapLine, series, backend, dimension, idle, cells,
-                                                crossing, rise, predicted, predicted_side,
+                                                crossing, rise, predicted_sleeping, predicted_busy,
                                                 model_note)
 
 // Latency against offered load for one backend at one idle count (open loop).

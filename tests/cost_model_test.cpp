@@ -352,16 +352,23 @@ TEST(CostModelMap, PredictionsSitBesideTheMeasuredLines) {
   ASSERT_TRUE(map.model);
   EXPECT_EQ(map.model->why_not, "");
   EXPECT_TRUE(map.model->coefficients_ns.contains("poll_scan_per_fd"));
-  EXPECT_FALSE(map.crossover[0].predicted_side.empty());
-  EXPECT_TRUE(map.crossover[1].predicted_side.empty());
+  ASSERT_TRUE(map.crossover[0].predicted_sleeping);
+  ASSERT_TRUE(map.crossover[0].predicted_busy);
+  // The sleeping model makes every idle descriptor dearer than the busy one.
+  ASSERT_TRUE(map.crossover[0].cells[1].model_ratio_sleeping);
+  EXPECT_GT(*map.crossover[0].cells[1].model_ratio_sleeping,
+            *map.crossover[0].cells[1].model_ratio_busy);
+  EXPECT_GT(*map.crossover[0].cells[1].model_ratio_sleeping,
+            *map.crossover[0].cells[0].model_ratio_sleeping);
+  EXPECT_FALSE(map.crossover[1].predicted_sleeping);  // asio: no terms in the model
 
   MapSummary without;
   without.crossover = {line};
   add_predictions(without, config, "{}", 16384);
   ASSERT_TRUE(without.model);
   EXPECT_NE(without.model->why_not, "");
-  EXPECT_TRUE(without.crossover[0].predicted_side.empty());
-  EXPECT_FALSE(without.crossover[0].predicted);
+  EXPECT_FALSE(without.crossover[0].predicted_sleeping);
+  EXPECT_FALSE(without.crossover[0].cells[0].model_ratio_busy);
 }
 
 }  // namespace

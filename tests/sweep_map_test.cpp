@@ -118,6 +118,36 @@ TEST(SweepMap, StudiesAreChosenByNameAndTakeTheGivenDimensions) {
   }
 }
 
+TEST(SweepMap, ChurnPointsCountTheirConnectionsAndTheServersCpuPerConnection) {
+  TempDir dir;
+  const auto out = dir.path() / "run";
+  const auto result = run_sweep(out, {"--study", "churn", "--backends", "poll,epoll-lt", "--idle",
+                                      "0", "--lifetime", "2,persistent"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const Json sweep = read_json(out / "sweep.json");
+  const auto points = points_by_id(sweep);
+  ASSERT_EQ(points.size(), 4u);
+  for (const char* backend : {"poll", "epoll-lt"}) {
+    const std::string b = backend;
+    const auto churn = points.at("closed-split__" + b + "__idle0__k2__r1");
+    ASSERT_EQ(churn["status"], "ok") << churn.dump();
+    EXPECT_EQ(churn["lifetime"], 2);
+    EXPECT_GT(churn["connections"]["opened"].get<double>(), 0);
+    EXPECT_GT(churn["connections"]["connect_latency_ns"]["count"].get<double>(), 0);
+    EXPECT_GT(churn["server"]["cpu_us_per_conn"].get<double>(), 0);
+    const auto persistent = points.at("closed-split__" + b + "__idle0__r1");
+    EXPECT_EQ(persistent["lifetime"], nullptr);
+    EXPECT_FALSE(persistent.contains("connections"));
+  }
+  const Json summary = read_json(out / "summary.json");
+  ASSERT_EQ(summary["map"]["churn"].size(), 1u);  // poll against epoll-lt at 0 idle
+  EXPECT_EQ(summary["map"]["churn"][0]["cells"][1]["x"], nullptr);  // persistent last
+  std::ifstream csv(out / "sweep.csv");
+  std::string header;
+  std::getline(csv, header);
+  EXPECT_NE(header.find(",server_cpu_us_per_conn,"), std::string::npos) << header;
+}
+
 // Refused before any work: exit 2, one line, no run directory.
 void expect_refused(std::vector<std::string> args, const std::string& mentions) {
   TempDir dir;

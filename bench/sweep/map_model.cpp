@@ -8,101 +8,108 @@
 #include <limits>
 
 #include "bench/sweep/cost_model.hpp"
+#include "bench/sweep/map_summary.hpp"
 
 namespace muxbench {
 namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
-// The model's assumptions about the wait calls of each study, recorded with its coefficients:
-// waits beside idle connections and in churn sleep (the scan's upper bound); with every
-// connection busy they find work at once.
-constexpr double kSleepShareIdle = 1.0;
-constexpr double kSleepShareBusy = 0.0;
+// The backends the model has terms for, besides epoll-lt.
+bool modelled(const std::string& backend) {
+  return backend == "poll" || backend == "select" || backend == "epoll-et" ||
+         backend == "uring-poll";
+}
 
-bool scan_backend(const std::string& backend) { return backend == "poll" || backend == "select"; }
+// The model's workload for one cell of a line: the line's fixed counts, the cell's x, and the
+// events per wait the server measured there (at least one, at most one per active connection).
+CostWorkload cell_workload(const MapLine& line, const MapCell& cell, const SweepConfig& config,
+                           double send_buffer, std::optional<double> events, double sleep_share) {
+  CostWorkload w;
+  w.idle = static_cast<double>(line.idle);
+  w.active = static_cast<double>(config.active);
+  w.size = static_cast<double>(config.size);
+  if (line.dimension == "idle") w.idle = cell.x.value_or(0);
+  if (line.dimension == "active") w.active = cell.x.value_or(w.active);
+  if (line.dimension == "lifetime") w.lifetime = cell.x.value_or(kInf);
+  if (line.dimension == "size") w.size = cell.x.value_or(w.size);
+  w.send_buffer = send_buffer;
+  w.events_per_wait = std::clamp(events.value_or(1), 1.0, w.active);
+  w.sleep_share = sleep_share;
+  return w;
+}
 
-// The events per wait call the line measured where its workload is the model's (its first cell),
-// at least one.
-double events_per_wait(const MapLine& line) {
+// The model's ratio of the line's backend over epoll-lt at one cell; nullopt where it cannot
+// say (select beyond FD_SETSIZE, a workload outside its domain).
+std::optional<double> model_ratio(const CostCoefficients& c, const MapLine& line,
+                                  const MapCell& cell, const SweepConfig& config,
+                                  double send_buffer, double sleep_share) {
+  try {
+    const double mine = predicted_cpu_ns_per_message(
+        c, line.backend,
+        cell_workload(line, cell, config, send_buffer, cell.events_per_wait, sleep_share));
+    const double theirs = predicted_cpu_ns_per_message(
+        c, "epoll-lt",
+        cell_workload(line, cell, config, send_buffer, cell.epoll_lt_events_per_wait, sleep_share));
+    if (!std::isfinite(mine) || !std::isfinite(theirs) || theirs <= 0) return std::nullopt;
+    return mine / theirs;
+  } catch (const std::invalid_argument&) {
+    return std::nullopt;
+  }
+}
+
+// The crossing of the model's ratios along the line (only its cells the model can say).
+std::optional<Crossing> model_crossing(const MapLine& line, bool sleeping) {
+  std::vector<std::optional<double>> xs;
+  std::vector<double> ratios;
   for (const auto& cell : line.cells) {
-    if (cell.events_per_wait && *cell.events_per_wait >= 1) return *cell.events_per_wait;
+    const auto& r = sleeping ? cell.model_ratio_sleeping : cell.model_ratio_busy;
+    if (!r) continue;
+    xs.push_back(cell.x);
+    ratios.push_back(*r);
   }
-  return 1;
-}
-
-// From the model's kind to where the line's ratio (backend over epoll-lt) lies.
-std::string side_of(Boundary::Kind kind, bool always_means_above) {
-  if (kind == Boundary::Kind::at) return "crosses";
-  const bool above = (kind == Boundary::Kind::always) == always_means_above;
-  return above ? "above" : "below";
-}
-
-// The measured boundary in the model's unit: along active, the ready share at the crossing
-// (interpolated between the two cells like the crossing itself); elsewhere the crossing's x.
-std::optional<double> measured_value(const MapLine& line) {
-  if (!line.crossing.at) return std::nullopt;
-  if (line.dimension != "active") return line.crossing.at;
-  for (std::size_t i = 0; i + 1 < line.cells.size(); ++i) {
-    const auto& a = line.cells[i];
-    const auto& b = line.cells[i + 1];
-    if ((a.ratio < 1) == (b.ratio < 1) || !a.ready_share || !b.ready_share) continue;
-    const double t = (1 - a.ratio) / (b.ratio - a.ratio);
-    return *a.ready_share + t * (*b.ready_share - *a.ready_share);
-  }
-  return std::nullopt;
+  if (ratios.size() < 2) return std::nullopt;
+  return find_crossing(xs, ratios, line.crossing.level);
 }
 
 constexpr std::string_view kLeftOut =
-    "the model has no sleep/wake or event-loop cost and takes every wait to sleep "
-    "(docs/cost-model.md)";
+    "the model has no sleep/wake or user-space event-loop cost, and its per-descriptor "
+    "coefficients come from wait-bench's socketpairs or a few TCP sizes (docs/cost-model.md)";
 
+// How the measured crossing compares with the model's two: the same side, and a crossing within
+// a factor of 2 of the band between them, agree.
 std::string note(const MapLine& line) {
-  const auto measured = measured_value(line);
-  if (line.predicted_side.empty()) return "";
-  if (line.crossing.side != line.predicted_side) {
-    return fmt::format("measured {} but the model predicts {}: {}", line.crossing.side,
-                       line.predicted_side, kLeftOut);
+  const Crossing& m = line.crossing;
+  const Crossing& s = *line.predicted_sleeping;
+  const Crossing& b = *line.predicted_busy;
+  if (m.side != s.side && m.side != b.side) {
+    return fmt::format("measured {}, the model {} (sleeping) / {} (busy): {}", m.side, s.side,
+                       b.side, kLeftOut);
   }
-  if (!measured || !line.predicted || *line.predicted <= 0 || *measured <= 0) return "";
-  const double factor = std::max(*measured / *line.predicted, *line.predicted / *measured);
-  if (factor <= 2) return "";
-  return fmt::format("model and measurement differ by {:.1f}×: {}", factor, kLeftOut);
+  if (!m.at) return "";
+  std::vector<double> predicted;
+  for (const auto* c : {&s, &b}) {
+    if (c->at && *c->at > 0) predicted.push_back(*c->at);
+  }
+  if (predicted.empty() || *m.at <= 0) return "";
+  const auto [low, high] = std::minmax_element(predicted.begin(), predicted.end());
+  if (*m.at >= *low / 2 && *m.at <= *high * 2) return "";
+  const std::string model =
+      *low == *high ? fmt::format("{:.3g}", *low) : fmt::format("{:.3g}–{:.3g}", *low, *high);
+  return fmt::format("measured {:.3g}, the model {}: more than 2× apart; {}", *m.at, model,
+                     kLeftOut);
 }
 
 void predict(MapLine& line, const CostCoefficients& c, const SweepConfig& config,
              double send_buffer) {
-  if (!scan_backend(line.backend)) return;
-  CostWorkload w;
-  w.idle = static_cast<double>(line.idle);
-  w.active = static_cast<double>(config.active);
-  w.events_per_wait = std::min(events_per_wait(line), w.active);
-  w.sleep_share = kSleepShareIdle;
-  std::optional<Boundary> b;
-  bool always_means_above = true;
-  if (line.dimension == "idle") {
-    w.idle = 0;
-    b = idle_break_even(c, line.backend, w, 0.10);
-  } else if (line.dimension == "active") {
-    double most = 0;
-    for (const auto& cell : line.cells) most = std::max(most, cell.x.value_or(0));
-    w.active = most;
-    w.events_per_wait = 1;
-    w.sleep_share = kSleepShareBusy;
-    b = active_share_tie(c, line.backend, w);
-    always_means_above = false;  // always: the scan is as cheap or cheaper at every share
-  } else if (line.dimension == "lifetime") {
-    b = churn_break_even(c, line.backend, w);
-    always_means_above = false;  // always: the scan is cheaper at every lifetime
-  } else if (line.dimension == "size") {
-    w.send_buffer = send_buffer;
-    b = size_threshold(c, w, 0.10, "epoll-lt", line.backend);
-    always_means_above = false;
+  if (!modelled(line.backend)) return;
+  for (auto& cell : line.cells) {
+    cell.model_ratio_sleeping = model_ratio(c, line, cell, config, send_buffer, 1.0);
+    cell.model_ratio_busy = model_ratio(c, line, cell, config, send_buffer, 0.0);
   }
-  if (!b || std::isnan(b->value)) return;
-  line.predicted_side = side_of(b->kind, always_means_above);
-  if (b->kind == Boundary::Kind::at) line.predicted = b->value;
-  line.model_note = note(line);
+  line.predicted_sleeping = model_crossing(line, true);
+  line.predicted_busy = model_crossing(line, false);
+  if (line.predicted_sleeping && line.predicted_busy) line.model_note = note(line);
 }
 
 }  // namespace
@@ -139,8 +146,6 @@ void add_predictions(MapSummary& map, const SweepConfig& config, const std::stri
     record.coefficients_ns["connection_" + backend] = cost.ns;
   // Not costs but what the predictions assumed, kept with them.
   record.coefficients_ns["assumed_send_buffer_bytes"] = std::isinf(send_buffer) ? -1 : send_buffer;
-  record.coefficients_ns["assumed_sleep_share_idle_churn"] = kSleepShareIdle;
-  record.coefficients_ns["assumed_sleep_share_activity"] = kSleepShareBusy;
   map.model = record;
   for (auto* lines : {&map.crossover, &map.activity, &map.churn, &map.size}) {
     for (auto& line : *lines) predict(line, *c, config, send_buffer);

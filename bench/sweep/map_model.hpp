@@ -1,9 +1,10 @@
 #pragma once
 
-// The cost model's boundaries beside the measured ones: for each line of the map, the model fed
-// this run's wait-bench rows and the line's workload (its active and idle counts, and the
-// events per wait call epoll-lt measured there) predicts where the line should cross; where the
-// two differ by more than a factor of 2 the line says so and what the model leaves out.
+// The cost model beside the measured map: for each cell of a line the model, fed this run's
+// wait-bench rows and the cell's workload (its counts, and the events per wait call each server
+// measured there), gives the ratio it expects, once with every wait sleeping and once with none
+// (the model cannot know how many sleep); the crossings of those ratios are its boundaries.
+// Where they and the measured crossing disagree by more than a factor of 2 the line says so.
 #include <string>
 
 #include "model/map_summary.hpp"
@@ -11,8 +12,9 @@
 
 namespace muxbench {
 
-// Fills model, predicted, predicted_side and model_note; without the rows the model needs,
-// `map.model` says why and the lines keep no prediction. send_buffer: bytes (the size line).
+// Fills map.model, each cell's model ratios, each line's predicted crossings and model_note;
+// without the rows the model needs, `map.model` says why and the lines keep no prediction.
+// send_buffer: bytes (the size line).
 void add_predictions(MapSummary& map, const SweepConfig& config, const std::string& micro_json,
                      double send_buffer);
 

@@ -78,6 +78,7 @@ MapCell cell_of(const Aggregate& backend, const Aggregate& baseline, std::option
   if (cell.events_per_wait && fds && *fds > 0) cell.ready_share = *cell.events_per_wait / *fds;
   cell.cpu_us_per_conn = median_of(backend, Metric::server_cpu_us_per_conn);
   cell.interest_changes_per_msg = median_of(backend, Metric::interest_changes_per_msg);
+  cell.epoll_lt_events_per_wait = median_of(baseline, Metric::events_per_wait);
   return cell;
 }
 
@@ -105,6 +106,7 @@ std::vector<MapLine> lines_along(const std::vector<Aggregate>& aggregates, const
       return x_before(spec.x(*a), spec.x(*b));
     });
     MapLine line{kClosedSeries, key.first, spec.name, key.second, {}, {}, {}, {}, {}, {}};
+    line.crossing.level = spec.level;
     for (const Aggregate* a : members) {
       const auto base = baseline.find({key.second, spec.x(*a)});
       if (base == baseline.end()) continue;
@@ -183,11 +185,16 @@ std::string x_text(const std::optional<double>& x) {
   return *x == std::floor(*x) && *x < 1e15 ? fmt::format("{:.0f}", *x) : fmt::format("{:.3g}", *x);
 }
 
-std::string crossing_text(const Crossing& c, std::string_view unit) {
+std::string crossing_text(const Crossing& c, std::string_view unit, bool measured = true) {
   if (c.side == "crosses") {
     const auto& b = *c.between;
-    if (!c.at) return fmt::format("between {} and {} {}", x_text(b[0]), x_text(b[1]), unit);
-    return fmt::format("≈{:.3g} {} (between {} and {})", *c.at, unit, x_text(b[0]), x_text(b[1]));
+    const std::string noisy = c.changes > 1 ? fmt::format(", the last of {} crossings{}", c.changes,
+                                                          measured ? ": noise near the level" : "")
+                                            : "";
+    if (!c.at)
+      return fmt::format("between {} and {} {}{}", x_text(b[0]), x_text(b[1]), unit, noisy);
+    return fmt::format("≈{:.3g} {} (between {} and {}{})", *c.at, unit, x_text(b[0]), x_text(b[1]),
+                       noisy);
   }
   return c.side == "below" ? fmt::format("none: below {:g}× everywhere measured", c.level)
                            : fmt::format("none: above {:g}× everywhere measured", c.level);
@@ -230,9 +237,10 @@ std::string lines_markdown(const std::vector<MapLine>& lines, const DimensionTex
     }
     md += cells + fmt::format(". Boundary: {}", crossing_text(line.crossing, text.unit));
     if (line.rise) md += fmt::format("; rise: {}", crossing_text(*line.rise, text.unit));
-    if (!line.predicted_side.empty()) {
-      md += line.predicted ? fmt::format("; model: ≈{:.3g} {}", *line.predicted, text.unit)
-                           : fmt::format("; model: none ({})", line.predicted_side);
+    if (line.predicted_sleeping && line.predicted_busy) {
+      md += fmt::format("; model: {} (waits sleeping), {} (waits busy)",
+                        crossing_text(*line.predicted_sleeping, text.unit, false),
+                        crossing_text(*line.predicted_busy, text.unit, false));
     }
     if (!line.model_note.empty()) md += fmt::format(" ({})", line.model_note);
     md += ".\n";
@@ -286,14 +294,16 @@ Crossing find_crossing(const std::vector<std::optional<double>>& x,
   for (std::size_t i = 0; i + 1 < ratios.size(); ++i) {
     const bool below = ratios[i] < level, next_below = ratios[i + 1] < level;
     if (below == next_below) continue;
+    ++c.changes;
     c.side = "crosses";
     c.between = {x[i], x[i + 1]};
+    c.at.reset();
     if (x[i] && x[i + 1]) {
       const double t = (level - ratios[i]) / (ratios[i + 1] - ratios[i]);
       c.at = *x[i] > 0 ? *x[i] * std::pow(*x[i + 1] / *x[i], t) : *x[i] + t * (*x[i + 1] - *x[i]);
     }
-    return c;
   }
+  if (c.changes) return c;
   c.side = std::all_of(ratios.begin(), ratios.end(), [&](double r) { return r < level; }) ? "below"
                                                                                           : "above";
   return c;

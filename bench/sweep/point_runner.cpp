@@ -680,12 +680,16 @@ PointRecord run_point(const PointSpec& point, const SweepConfig& config, const T
     return run_foreign_point(std::move(record), *foreign, point, config, tools, points_dir, stop,
                              sampler);
   }
+  const bool churn = point.workload.lifetime.has_value();
   if (point.backend == backend_name("select") &&
-      !select_supports(point.idle, point.workload.active)) {
+      !select_supports(point.idle, point.workload.active, churn)) {
     return ended(std::move(record), PointStatus::unsupported,
                  fmt::format("select cannot watch descriptors >= FD_SETSIZE ({}): {} "
-                             "idle + {} active connections need more",
-                             FD_SETSIZE, point.idle, point.workload.active));
+                             "idle + {} active connections need more{}",
+                             FD_SETSIZE, point.idle, point.workload.active,
+                             churn ? " (with churn a replacement may be accepted before its "
+                                     "predecessor's close is seen: twice the active ones)"
+                                   : ""));
   }
   ServerStart start = start_server(point, config, tools);
   if (!start.server || start.status != PointStatus::ok)

@@ -27,8 +27,8 @@ std::vector<std::uint64_t> default_idle_grid(std::uint64_t fd_limit, std::uint64
   return {grid.begin(), grid.end()};
 }
 
-bool select_supports(std::uint64_t idle, std::uint64_t active) {
-  return idle + active + kServerOwnDescriptors <= FD_SETSIZE;
+bool select_supports(std::uint64_t idle, std::uint64_t active, bool churn) {
+  return idle + active * (churn ? 2 : 1) + kServerOwnDescriptors <= FD_SETSIZE;
 }
 
 SweepConfig default_config(bool full, std::uint64_t fd_limit, const std::vector<int>& cpus) {

@@ -24,7 +24,9 @@ std::vector<std::uint64_t> default_idle_grid(std::uint64_t fd_limit, std::uint64
 
 // select() can watch descriptors below FD_SETSIZE only; the server's own descriptors (stdio,
 // listener, signal pipe, reserve) come first.
-bool select_supports(std::uint64_t idle, std::uint64_t active);
+// With churn a replacement can be accepted before the server has seen its predecessor close, so
+// each active connection may hold two descriptors for a moment.
+bool select_supports(std::uint64_t idle, std::uint64_t active, bool churn = false);
 inline constexpr std::uint64_t kServerOwnDescriptors = 8;
 
 struct PointSpec {
