@@ -84,6 +84,27 @@ struct RatioOverIdles {
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(RatioOverIdles, median_percent, low_percent,
                                                 high_percent, idle_counts)
 
+// The Python servers the tutorials teach (servers/python/echo_server.py) on the same curves as the
+// C backends (summary.json `python`; absent when the run measured none).
+struct PythonSummary {
+  // By backend (python-select, ..., and the C backends they are compared with), then idle count
+  // (a decimal string): median server CPU per message, closed loop (µs).
+  std::map<std::string, std::map<std::string, double>> cpu_us_per_msg;
+  // Where python-select/python-poll cost 10% more per message than python-epoll (level 1.1), and
+  // where C's select/poll do against epoll-lt in the same run.
+  std::map<std::string, Crossing> crossovers;
+  std::map<std::string, Crossing> c_crossovers;
+  // Extra CPU per message for one more idle connection (ns): the slope of a line fitted over the
+  // idle counts the Python mode measured, keyed by the mode ("python-poll") and by the mode and
+  // its C counterpart over the same counts ("python-poll:poll"); the difference: the interpreter's.
+  std::map<std::string, double> ns_per_idle_fd_per_msg;
+  std::optional<RatioOverIdles> asyncio_over_epoll;
+  std::optional<RatioOverIdles> selectors_over_epoll;
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(PythonSummary, cpu_us_per_msg, crossovers,
+                                                c_crossovers, ns_per_idle_fd_per_msg,
+                                                asyncio_over_epoll, selectors_over_epoll)
+
 struct LatencyMicroseconds {
   double p50 = 0;
   double p99 = 0;
@@ -123,7 +144,7 @@ struct SweepSummary {
   std::map<std::string, PerFdCost> per_fd;  // by backend
   std::map<std::string, Overtake> overtakes;
   std::optional<RatioOverIdles> asio_over_epoll_lt;
-  std::map<std::string, RatioOverIdles> over_epoll_lt;  // io_uring backends
+  std::map<std::string, RatioOverIdles> over_epoll_lt;  // io_uring backends, libuv
   std::optional<RatioOverIdles> et_over_lt;
   std::map<std::string, double> events_per_wait;
   LatencyTable latency_us;
@@ -131,6 +152,7 @@ struct SweepSummary {
   std::size_t aggregate_points = 0;
   PointCounts points;
   std::optional<MapSummary> map;  // absent when the run varied nothing but idle connections
+  std::optional<PythonSummary> python;
 };
 
 namespace summary_json {
@@ -160,6 +182,7 @@ inline void to_json(nlohmann::json& j, const SweepSummary& s) {
   put_unless_empty(j, "events_per_wait", s.events_per_wait);
   put_unless_empty(j, "latency_us", s.latency_us);
   put_if_present(j, "map", s.map);
+  put_if_present(j, "python", s.python);
 }
 
 inline void from_json(const nlohmann::json& j, SweepSummary& s) {
@@ -178,6 +201,7 @@ inline void from_json(const nlohmann::json& j, SweepSummary& s) {
   get_if_there(j, "events_per_wait", s.events_per_wait);
   get_if_there(j, "latency_us", s.latency_us);
   s.map = get_if_present<MapSummary>(j, "map");
+  s.python = get_if_present<PythonSummary>(j, "python");
 }
 
 }  // namespace muxbench

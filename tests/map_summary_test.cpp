@@ -7,6 +7,7 @@
 #include <cmath>
 #include <set>
 
+#include "bench/sweep/python_summary.hpp"
 #include "bench/sweep/sweep_config.hpp"
 
 namespace muxbench::testing {
@@ -151,6 +152,36 @@ TEST(MapLines, ActivityLinesTieWhereTheRatioCrossesOne) {
   ASSERT_EQ(map.crossover.size(), 1u);  // along idle at 10 active: 0.75 then 2.25
   EXPECT_EQ(map.crossover.front().crossing.level, 1.1);
   EXPECT_NE(map_markdown(map).find("### All connections busy (activity)"), std::string::npos);
+}
+
+TEST(PythonSection, ComparesTheModesWithEachOtherAndWithC) {
+  // CPU per message by idle count: python-poll grows 20 ns per idle connection, C's poll 12 ns;
+  // the epoll loops stay flat.
+  std::vector<Aggregate> aggregates;
+  for (const std::uint64_t idle : {0, 100, 1000}) {
+    const double n = static_cast<double>(idle);
+    aggregates.push_back(cell("python-poll", idle, 10, 5.0 + n * 0.020));
+    aggregates.push_back(cell("python-epoll", idle, 10, 5.0));
+    aggregates.push_back(cell("python-asyncio", idle, 10, 6.0));
+    aggregates.push_back(cell("poll", idle, 10, 3.0 + n * 0.012));
+    aggregates.push_back(cell("epoll-lt", idle, 10, 3.0));
+  }
+  const SweepConfig config = two_backends();
+  const AggregateIndex index(aggregates, config);
+  const PythonSection section = python_section(index);
+  ASSERT_TRUE(section.numbers);
+  const PythonSummary& p = *section.numbers;
+  EXPECT_NEAR(p.ns_per_idle_fd_per_msg.at("python-poll"), 20, 1e-9);
+  EXPECT_NEAR(p.ns_per_idle_fd_per_msg.at("python-poll:poll"), 12, 1e-9);
+  EXPECT_EQ(p.crossovers.at("python-poll").side, "crosses");
+  EXPECT_EQ(p.c_crossovers.at("poll").side, "crosses");
+  ASSERT_TRUE(p.asyncio_over_epoll);
+  EXPECT_NEAR(p.asyncio_over_epoll->median_percent, 20, 1e-9);
+  EXPECT_FALSE(p.selectors_over_epoll);
+  EXPECT_NE(section.markdown.find("the interpreter's part is +8 ns"), std::string::npos)
+      << section.markdown;
+  // A run without Python servers has no such section.
+  EXPECT_FALSE(python_section(AggregateIndex({cell("poll", 0, 10, 3.0)}, config)).numbers);
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 
 #include "bench/sweep/map_model.hpp"
 #include "bench/sweep/map_summary.hpp"
+#include "bench/sweep/python_summary.hpp"
 #include "bench/sweep/sweep_config.hpp"
 #include "common/backend_table.hpp"
 #include "common/csv.hpp"
@@ -396,7 +397,8 @@ std::optional<Ratios> ratio_over_idles(const AggregateIndex& agg, const std::str
 }
 
 Section<LibraryNumbers> libraries_section(const SummaryContext& c) {
-  std::string md = "\n## Asio and io_uring over raw epoll, edge- over level-triggered\n\n";
+  std::string md =
+      "\n## Libraries (Asio, libuv) and io_uring over raw epoll, edge- over level-triggered\n\n";
   LibraryNumbers numbers;
   struct Comparison {
     std::string_view backend;
@@ -408,6 +410,8 @@ Section<LibraryNumbers> libraries_section(const SummaryContext& c) {
        {Comparison{backend_name("asio"), "Asio", "raw epoll-lt", &numbers.asio_over_epoll_lt},
         Comparison{backend_name("uring-poll"), "uring-poll", "raw epoll-lt", nullptr},
         Comparison{backend_name("uring"), "uring", "raw epoll-lt", nullptr},
+        // A foreign server muxbench ships (servers/libuv): the loop under Node.js.
+        Comparison{"libuv", "libuv", "raw epoll-lt", nullptr},
         Comparison{backend_name("epoll-et"), "epoll-et", "epoll-lt", &numbers.et_over_lt}}) {
     const std::string backend(comparison.backend);
     const auto r = ratio_over_idles(c.agg, backend);
@@ -706,11 +710,12 @@ Summary summarise(const SweepDocument& sweep, const std::vector<MicroWaitCost>& 
   auto libraries = libraries_section(context);
   auto latency = latency_section(context);
   auto caveats = caveats_section(sweep);
+  auto python = python_section(agg);
   MapSummary map = map_lines(sweep.aggregates, sweep.config);
   if (!micro_json.empty()) add_predictions(map, sweep.config, micro_json, send_buffer);
   Summary summary;
   summary.markdown = header.markdown + per_fd.markdown + overtakes.markdown + libraries.markdown +
-                     latency.markdown + map_markdown(map) + caveats.markdown +
+                     latency.markdown + map_markdown(map) + python.markdown + caveats.markdown +
                      micro_table_section(micro_table);
   SweepSummary& numbers = summary.numbers;
   numbers.run_id = sweep.run_id;
@@ -724,6 +729,7 @@ Summary summarise(const SweepDocument& sweep, const std::vector<MicroWaitCost>& 
   numbers.latency_us = std::move(latency.numbers);
   numbers.generator_bound_points = caveats.numbers.generator_bound_points;
   numbers.aggregate_points = caveats.numbers.aggregate_points;
+  numbers.python = std::move(python.numbers);
   const bool has_map = !map.activity.empty() || !map.churn.empty() || !map.size.empty() ||
                        !map.load.empty() || map.crossover.size() > 0;
   if (has_map) numbers.map = std::move(map);

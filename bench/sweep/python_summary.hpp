@@ -1,0 +1,21 @@
+#pragma once
+
+// summary.md's "Does it matter in Python?" and summary.json's `python`: the shipped Python
+// servers (python-select, python-poll, python-epoll, python-selectors, python-asyncio) against
+// each other and against the C backends of the same run, closed loop, the idle study's workload.
+#include <optional>
+#include <string>
+
+#include "bench/sweep/analysis.hpp"
+#include "model/sweep_summary.hpp"
+
+namespace muxbench {
+
+struct PythonSection {
+  std::string markdown;  // empty when the run measured no Python server
+  std::optional<PythonSummary> numbers;
+};
+
+PythonSection python_section(const AggregateIndex& agg);
+
+}  // namespace muxbench
