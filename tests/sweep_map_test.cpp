@@ -2,6 +2,7 @@
 // rates as fractions of a backend's own closed-loop capacity, studies chosen by name, and the
 // refusals of bad values before any work.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -146,6 +147,22 @@ TEST(SweepMap, ChurnPointsCountTheirConnectionsAndTheServersCpuPerConnection) {
   std::string header;
   std::getline(csv, header);
   EXPECT_NE(header.find(",server_cpu_us_per_conn,"), std::string::npos) << header;
+}
+
+TEST(SweepMap, TheServersStudyPutsPythonBesideC) {
+  if (::access("/usr/bin/python3", X_OK) != 0) GTEST_SKIP() << "no /usr/bin/python3";
+  TempDir dir;
+  const auto out = dir.path() / "run";
+  const auto result = run_sweep(out, {"--study", "servers", "--backends",
+                                      "poll,epoll-lt,python-poll,python-epoll", "--idle", "0,100"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const Json sweep = read_json(out / "sweep.json");
+  EXPECT_EQ(sweep["points"].size(), 8u);
+  const Json summary = read_json(out / "summary.json");
+  ASSERT_TRUE(summary.contains("python")) << summary.dump(1);
+  EXPECT_TRUE(summary["python"]["cpu_us_per_msg"].contains("python-poll"));
+  EXPECT_TRUE(summary["python"]["crossovers"].contains("python-poll"));
+  EXPECT_TRUE(summary["python"]["ns_per_idle_fd_per_msg"].contains("python-poll:poll"));
 }
 
 // Refused before any work: exit 2, one line, no run directory.

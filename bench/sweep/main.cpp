@@ -481,7 +481,17 @@ SweepConfig configure(const Options& o, const FdLimit& limit) {
     throw UsageError(fmt::format("--active {} is fewer than the {} generators", config.active,
                                  o.generator_commands.size()));
   }
-  config.studies = chosen_studies(o, config);
+    config.studies = chosen_studies(o, config);
+  // The `servers` study measures the shipped foreign servers this machine can run, unless the
+  // command line chose the backends (then only those it named, as above).
+  const bool servers_study = std::any_of(config.studies.begin(), config.studies.end(),
+                                         [](const Study& s) { return s.name == "servers"; });
+  if (servers_study && !o.backends && config.server_command.empty() &&
+      config.generator_commands.empty()) {
+    for (const auto& server : shipped) {
+      if (!find_server(config.servers, server.name)) config.servers.push_back(server);
+    }
+  }
   if (o.backends || o.gives_dimensions() || o.studies) config.mode = "custom";
   return config;
 }

@@ -130,6 +130,19 @@ std::vector<Study> default_studies(const SweepConfig& c, bool full) {
                      {},
                      {},
                      slice});
+    // The servers muxbench ships (Python's, libuv) beside the C backends doing the same wait; the
+  // run adds their templates when their interpreter or library is installed.
+  studies.push_back({"servers",
+                     {closed},
+                     full ? std::vector<std::uint64_t>{0, 10, 100, 1000, 3000, 10000}
+                          : std::vector<std::uint64_t>{0, 100, 1000},
+                     {c.active},
+                     {c.size},
+                     {persistent},
+                     {},
+                     {},
+                     {"select", "poll", "epoll-lt", "python-select", "python-poll", "python-epoll",
+                      "python-selectors", "python-asyncio", "libuv"}});
   // Latency against offered load, as fractions of each backend's own closed-loop capacity.
   if (closed_and_open.size() > 1) {
     studies.push_back({"load",
@@ -148,13 +161,22 @@ std::vector<Study> default_studies(const SweepConfig& c, bool full) {
 
 namespace {
 
-// Of `wanted`, the ones the run measures (all of the run's when `wanted` is empty).
+// Of the study's backends, the ones the run measures (all of the run's when the study names
+// none): the run's backends and the foreign servers it has templates for (the `servers` study
+// runs the shipped ones, which the other studies leave out), in the run's order.
 std::vector<std::string> study_backends(const SweepConfig& config, const Study& study) {
   if (study.backends.empty()) return config.backends;
+  const auto named = [&](const std::string& b) {
+    return std::find(study.backends.begin(), study.backends.end(), b) != study.backends.end();
+  };
   std::vector<std::string> chosen;
   for (const auto& b : config.backends) {
-    if (std::find(study.backends.begin(), study.backends.end(), b) != study.backends.end())
-      chosen.push_back(b);
+    if (named(b)) chosen.push_back(b);
+  }
+  for (const auto& server : config.servers) {
+    if (named(server.name) &&
+        std::find(chosen.begin(), chosen.end(), server.name) == chosen.end())
+      chosen.push_back(server.name);
   }
   return chosen;
 }
