@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 #include "common/cpu_affinity.hpp"
 #include "loadgen/checked.hpp"
@@ -217,7 +218,12 @@ std::int64_t Worker::open_loop_send_ns(std::uint64_t index) const {
   const std::size_t n = connections_.size();
   const double slot =
       static_cast<double>(index / n) * plan_.total_active + connections_[index % n].id;
-  return schedule_.start_ns + std::llround(slot * 1e9 / *plan_.rate);
+  // A due time past the clock's range (an absurdly low --rate such as 1e-300) is never: saturate,
+  // instead of letting llround overflow, which made the galloping search below loop forever.
+  const double offset_ns = slot * 1e9 / *plan_.rate;
+  constexpr std::int64_t kNever = std::numeric_limits<std::int64_t>::max();
+  if (!(offset_ns < static_cast<double>(kNever - schedule_.start_ns) - 4096.0)) return kNever;
+  return schedule_.start_ns + std::llround(offset_ns);
 }
 
 // The first index due at or after t, searching from an index due before it (galloping, then

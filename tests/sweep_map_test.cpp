@@ -185,6 +185,8 @@ TEST(SweepMapUsage, BadDimensionsAreRefused) {
     expect_refused({"--idle", "0", "--lifetime", lifetime}, "--lifetime");
   }
   expect_refused({"--idle", "0", "--lifetime", "persistent,persistent"}, "given twice");
+  expect_refused({"--idle", "0", "--series", "closed-split", "--rates", "50%"},
+                 "--rates: offered rates need an open-loop series");
   expect_refused({"--study", "bogus"}, "--study: unknown study 'bogus' (known here: idle,");
   expect_refused({"--study", "size,size"}, "--study: size is given twice");
   expect_refused({"--idle", "0", "--active", "10,10"}, "--active: 10 is given twice");

@@ -481,7 +481,17 @@ SweepConfig configure(const Options& o, const FdLimit& limit) {
     throw UsageError(fmt::format("--active {} is fewer than the {} generators", config.active,
                                  o.generator_commands.size()));
   }
-    config.studies = chosen_studies(o, config);
+  config.studies = chosen_studies(o, config);
+  const bool open_series =
+      std::any_of(config.studies.begin(), config.studies.end(), [](const Study& s) {
+        return std::any_of(s.series.begin(), s.series.end(),
+                           [](const Series& series) { return series.load == LoadMode::open; });
+      });
+  if (o.rates && !open_series) {
+    throw UsageError(
+        "--rates: offered rates need an open-loop series (e.g. --series "
+        "closed-split,open-split-busy)");
+  }
   // The `servers` study measures the shipped foreign servers this machine can run, unless the
   // command line chose the backends (then only those it named, as above).
   const bool servers_study = std::any_of(config.studies.begin(), config.studies.end(),
