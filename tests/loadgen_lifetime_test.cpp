@@ -135,6 +135,23 @@ TEST(LoadgenLifetime, CountsOnlyAreAccepted) {
   }
 }
 
+// An absurdly low open-loop rate puts every due time past the clock's range: loadgen used to
+// overflow llround and loop forever (100% CPU, deaf to the first Ctrl-C); now nothing is due and
+// the window is insufficient (exit 1), churn or not.
+TEST(LoadgenLifetime, ARateTooLowToEverSendEndsInsufficient) {
+  EchoServerProcess server("epoll-lt");
+  for (const char* rate : {"1e-300", "1e-12"}) {
+    const auto run = run_loadgen(server.port(),
+                                 {"--active", "2", "--rate", rate, "--lifetime", "1", "--duration",
+                                  "200ms", "--warmup", "0s", "--quiet"},
+                                 20s);
+    EXPECT_EQ(run.command.exit_code, 1) << rate << "\n" << explain(run);
+    EXPECT_EQ(run.report.value("status", Json()), "insufficient") << rate << "\n" << explain(run);
+    // Only connection 0's first message, due at the very start, can leave.
+    EXPECT_LE(run.report["open_loop"]["sent"].get<std::uint64_t>(), 1u) << rate;
+  }
+}
+
 TEST(LoadgenLifetime, PersistentReportsHaveNoChurn) {
   EchoServerProcess server("epoll-lt");
   const auto run = run_loadgen(
