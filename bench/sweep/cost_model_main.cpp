@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "bench/sweep/cost_model.hpp"
+#include "common/command_line.hpp"
 #include "common/exit_codes.hpp"
 
 namespace {
@@ -37,9 +38,21 @@ void print_boundary(const std::string& what, const Boundary& b) {
   fmt::print("  {:<44} {:<6} {:>10.4g}   {}\n", what, to_string(b.kind), b.value, b.explanation);
 }
 
+// CLI11's Range and PositiveNumber let NaN through (every comparison with it is false), and the
+// model then threw out of main (abort, exit 134): a number on this command line is finite.
+const CLI::Validator kFinite(
+    [](const std::string& text) -> std::string {
+      double value = 0;
+      if (!CLI::detail::lexical_cast(text, value) || !std::isfinite(value)) {
+        return "'" + text + "' is not a finite number";
+      }
+      return {};
+    },
+    "FINITE");
+
 }  // namespace
 
-int main(int argc, char** argv) {
+int main(int argc, char** argv) try {
   CLI::App app{
       "cost-model: the cost model's coefficients from wait-bench JSON and the boundaries "
       "it predicts (docs/cost-model.md)"};
@@ -68,10 +81,18 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0.0, 1e9));
   app.add_option("--lifetime", w.lifetime, "exchanges per connection (default: persistent)")
       ->check(CLI::Range(1.0, 1e300));
-  app.add_option("--size", w.size, "message bytes")->check(CLI::PositiveNumber);
+  app.add_option("--size", w.size, "message bytes")->check(CLI::Range(1.0, 1073741824.0));
   app.add_option("--advantage", advantage, "the relative difference that counts")
       ->check(CLI::Range(0.0, 0.99));
-  CLI11_PARSE(app, argc, argv);
+  for (CLI::Option* option : app.get_options()) {
+    if (option->get_type_name().rfind("FLOAT", 0) == 0) option->check(kFinite);
+  }
+  if (const auto exit_code = parse_command_line(app, argc, argv, "cost-model")) return *exit_code;
+  if (w.events_per_wait > w.active) {
+    fmt::print(stderr, "cost-model: --events-per-wait {} is more than --active {}\n",
+               w.events_per_wait, w.active);
+    return kExitUsage;
+  }
 
   std::ifstream in(path, std::ios::binary);
   std::stringstream text;
@@ -166,4 +187,8 @@ int main(int argc, char** argv) {
                    size_threshold(*c, sized, advantage));
   }
   return 0;
+} catch (const std::exception& error) {
+  // What the model refuses (a workload outside it) is said in one line, never an abort.
+  fmt::print(stderr, "cost-model: {}\n", error.what());
+  return 1;
 }
