@@ -84,20 +84,17 @@ TEST(SweepMap, ActiveCountsAndRateFractionsAreCrossed) {
   EXPECT_NE(text.find("### Latency against offered load"), std::string::npos);
 }
 
-TEST(SweepMap, AFractionWithoutItsClosedLoopPointFailsThatPointAlone) {
+TEST(SweepMap, AFixedRateGetsItsOwnPoint) {
   TempDir dir;
   const auto out = dir.path() / "run";
   const auto result = run_sweep(out, {"--backends", "epoll-lt", "--idle", "0", "--series",
-                                      "open-split-busy", "--rates", "50%,20000"});
-  EXPECT_EQ(result.exit_code, 1) << result.err;
+                                      "open-split-busy", "--rates", "20000"});
+  EXPECT_EQ(result.exit_code, 0) << result.err;
   const auto points = points_by_id(read_json(out / "sweep.json"));
-  ASSERT_EQ(points.size(), 2u);
-  const auto fraction = points.at("open-split-busy__epoll-lt__idle0__load50pct__r1");
-  EXPECT_EQ(fraction["status"], "failed");
-  EXPECT_NE(fraction["reason"].get<std::string>().find("no closed-loop capacity"),
-            std::string::npos);
+  ASSERT_EQ(points.size(), 1u);
   const auto fixed = points.at("open-split-busy__epoll-lt__idle0__rate20000__r1");
   EXPECT_EQ(fixed["rate"], 20000.0);
+  EXPECT_EQ(fixed["rate_fraction"], nullptr);
   EXPECT_TRUE(fixed["status"] == "ok" || fixed["status"] == "overloaded") << fixed.dump();
 }
 
@@ -187,6 +184,20 @@ TEST(SweepMapUsage, BadDimensionsAreRefused) {
   expect_refused({"--idle", "0", "--lifetime", "persistent,persistent"}, "given twice");
   expect_refused({"--idle", "0", "--series", "closed-split", "--rates", "50%"},
                  "--rates: offered rates need an open-loop series");
+  expect_refused({"--idle", "0", "--series", "open-split-busy", "--rates", "50%"},
+                 "no closed-loop series is measured beside it");
+  expect_refused({"--study", "load", "--series", "closed-split"},
+                 "--study load: the load study needs an open-loop series");
+  for (const char* list : {"10,,20", ",10", "10,", ","}) {
+    expect_refused({"--idle", "0", "--active", list}, "an empty item in the list");
+  }
+  expect_refused({"--idle", "0", "--lifetime", ",", "--series", "closed-split"},
+                 "--lifetime ',': an empty item");
+  expect_refused({"--idle", "0", "--lifetime", "4294967297"}, "--lifetime");
+  expect_refused({"--idle", "0", "--rates", "0.5"}, "--rates: '0.5' is not a rate");
+  expect_refused({"--idle", "0", "--active", "19990"}, "too few descriptors for loadgen's own");
+  expect_refused({"--study", "activity", "--active", "19500", "--series", "closed-split"},
+                 "do not fit the fd limit");
   expect_refused({"--study", "bogus"}, "--study: unknown study 'bogus' (known here: idle,");
   expect_refused({"--study", "size,size"}, "--study: size is given twice");
   expect_refused({"--idle", "0", "--active", "10,10"}, "--active: 10 is given twice");

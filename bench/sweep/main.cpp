@@ -320,6 +320,27 @@ std::vector<Series> chosen_series(const std::vector<std::string>& names, std::ui
   return chosen;
 }
 
+// CLI11 drops the empty items of a split list ("10,,20" reads as 10,20) and lets a lone ","
+// take the next argument as the option's value: both are refused here, before parsing.
+void refuse_empty_list_items(int argc, char** argv) {
+  static const std::set<std::string> lists = {"--backends", "--idle",  "--active", "--size",
+                                              "--lifetime", "--rates", "--study",  "--series"};
+  for (int i = 1; i < argc; ++i) {
+    std::string option = argv[i];
+    std::string value;
+    if (const auto eq = option.find('='); eq != std::string::npos) {
+      value = option.substr(eq + 1);
+      option.resize(eq);
+    } else if (lists.contains(option) && i + 1 < argc) {
+      value = argv[++i];
+    }
+    if (!lists.contains(option) || value.empty()) continue;
+    if (value.front() == ',' || value.back() == ',' || value.find(",,") != std::string::npos) {
+      throw UsageError(fmt::format("{} '{}': an empty item in the list", option, value));
+    }
+  }
+}
+
 // --lifetime: counts of exchanges, or persistent.
 std::vector<std::optional<std::uint64_t>> lifetimes(const std::vector<std::string>& texts) {
   refuse_repeats("--lifetime", texts);
@@ -331,9 +352,12 @@ std::vector<std::optional<std::uint64_t>> lifetimes(const std::vector<std::strin
     }
     std::uint64_t k = 0;
     const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), k);
-    if (error != std::errc() || end != text.data() + text.size() || k == 0 || text[0] == '0') {
-      throw UsageError(fmt::format(
-          "--lifetime: '{}' is neither a count of exchanges (1 or more) nor 'persistent'", text));
+    if (error != std::errc() || end != text.data() + text.size() || k == 0 || text[0] == '0' ||
+        k > (std::uint64_t{1} << 32)) {
+      throw UsageError(
+          fmt::format("--lifetime: '{}' is neither a count of exchanges (1 to 2^32) nor "
+                      "'persistent'",
+                      text));
     }
     values.emplace_back(k);
   }
@@ -357,10 +381,12 @@ OfferedRates offered_rates(const std::vector<std::string>& texts) {
     double value = 0;
     const auto [end, error] = std::from_chars(number.data(), number.data() + number.size(), value);
     const double top = percent ? 1000 : 1e9;
+    // Below 1 msg/s no window holds enough echoes.
+    const bool too_low = percent ? value <= 0 : value < 1;
     if (number.empty() || error != std::errc() || end != number.data() + number.size() ||
-        !std::isfinite(value) || value <= 0 || value > top) {
+        !std::isfinite(value) || too_low || value > top) {
       throw UsageError(fmt::format(
-          "--rates: '{}' is not a rate (msg/s up to 1e9, a percentage up to 1000%, or auto)",
+          "--rates: '{}' is not a rate (msg/s from 1 to 1e9, a percentage up to 1000%, or auto)",
           text));
     }
     (percent ? offered.fractions : offered.rates).push_back(percent ? value / 100 : value);
@@ -397,6 +423,11 @@ std::vector<Study> chosen_studies(const Options& o, const SweepConfig& config) {
   for (const auto& name : *o.studies) {
     const auto it = std::find_if(defaults.begin(), defaults.end(),
                                  [&](const Study& s) { return s.name == name; });
+    if (it == defaults.end() && name == "load") {
+      throw UsageError(
+          "--study load: the load study needs an open-loop series beside a closed "
+          "one (e.g. --series closed-split,open-split-busy)");
+    }
     if (it == defaults.end()) {
       std::string known;
       for (const auto& s : defaults) known += (known.empty() ? "" : ", ") + s.name;
@@ -405,6 +436,37 @@ std::vector<Study> chosen_studies(const Options& o, const SweepConfig& config) {
     chosen.push_back(with_dimensions(*it, o, config));
   }
   return chosen;
+}
+
+// What the default studies leave out quietly is refused when the command line asked for it: a
+// rate fraction without a closed series to measure the capacity, and an idle count beside an
+// active count that the fd limit cannot hold.
+void check_studies(const Options& o, const SweepConfig& config, const FdLimit& limit) {
+  for (const auto& study : config.studies) {
+    const bool closed = std::any_of(study.series.begin(), study.series.end(),
+                                    [](const Series& s) { return s.load == LoadMode::closed; });
+    if (o.rates && !study.rate_fractions.empty() && !closed) {
+      throw UsageError(
+          "--rates: a percentage is of the closed-loop throughput, and no closed-loop series is "
+          "measured beside it (add closed-split to --series)");
+    }
+    if (!o.gives_dimensions()) continue;
+    for (const auto active : study.active) {
+      if (active + 64 > limit.soft) {
+        throw UsageError(fmt::format(
+            "--active {}: the fd limit ({}) leaves too few descriptors for loadgen's own", active,
+            limit.soft));
+      }
+      for (const auto idle : study.idle) {
+        if (idle > 0 && idle > max_idle(limit.soft, active)) {
+          throw UsageError(fmt::format(
+              "study {}: {} idle beside {} active connections do not fit the fd limit ({}); "
+              "give --idle too",
+              study.name, idle, active, limit.soft));
+        }
+      }
+    }
+  }
 }
 
 // The grid: the defaults for this machine with the options applied and checked.
@@ -492,6 +554,7 @@ SweepConfig configure(const Options& o, const FdLimit& limit) {
         "--rates: offered rates need an open-loop series (e.g. --series "
         "closed-split,open-split-busy)");
   }
+  check_studies(o, config, limit);
   // The `servers` study measures the shipped foreign servers this machine can run, unless the
   // command line chose the backends (then only those it named, as above).
   const bool servers_study = std::any_of(config.studies.begin(), config.studies.end(),
@@ -792,6 +855,14 @@ int run(Plan& plan, const Tools& tools, bool plots) {
   fmt::print(stderr, "sweep: {} -> {}\n", enum_name(*plan.sweep.status), plan.dir.string());
   if (interrupted)
     fmt::print(stderr, "sweep: finish it with: sweep --resume {}\n", plan.dir.string());
+  if (!interrupted && stop_requested().load()) {
+    // Every point was measured; the summary or a chart may be missing.
+    fmt::print(stderr,
+               "sweep: interrupted while writing the summary and charts; the points are complete: "
+               "sweep --resume {} writes them again\n",
+               plan.dir.string());
+    return kExitInterrupted;
+  }
   return interrupted ? kExitInterrupted : failed ? 1 : 0;
 }
 
@@ -817,6 +888,7 @@ int main(int argc, char** argv) {
   Plan plan;
   std::optional<DirectoryLock> lock;  // on the run directory, until the process ends
   try {
+    refuse_empty_list_items(argc, argv);
     app.parse(argc, argv);
     for (int i = 0; i < argc; ++i) options.command += (i ? " " : "") + std::string(argv[i]);
     const FdLimit limit = raise_fd_limit_to_hard();
