@@ -132,5 +132,22 @@ TEST(SweepForeign, RefusalsByAForeignServerAreUnsupported) {
   EXPECT_NE(sweep["points"][1]["reason"].get<std::string>().find("refused"), std::string::npos);
 }
 
+// Past FD_SETSIZE with the idle connections still below it, the server accepts the active ones and
+// closes them: turned away as well, not a failure of the suite.
+TEST(SweepForeign, ActiveConnectionsClosedByAForeignServerAreUnsupported) {
+  if (!fs::exists("/usr/bin/python3")) GTEST_SKIP() << "/usr/bin/python3 is not installed";
+  TempDir dir;
+  const auto sweep = run_sweep(dir.path() / "run",
+                               {"--backends", "python-select", "--idle", "1000", "--active", "100"},
+                               120s);
+  ASSERT_TRUE(sweep.is_object());
+  ASSERT_EQ(sweep["points"].size(), 1u);
+  const auto& point = sweep["points"][0];
+  EXPECT_EQ(point["status"], "unsupported") << point.dump(1);
+  EXPECT_NE(point["reason"].get<std::string>().find("active connections were lost"),
+            std::string::npos)
+      << point.dump(1);
+}
+
 }  // namespace
 }  // namespace muxbench::testing

@@ -208,8 +208,8 @@ void add_options(CLI::App& app, Options& o) {
       ->check(named_item());
   app.add_option("--study", o.studies,
                  "comma-separated studies of the default grid (default: all): idle, crossover, "
-                 "activity, churn, size, load; a dimension option given beside replaces that "
-                 "dimension in each")
+                 "activity, churn, size, servers, load (--full adds servers-activity); a "
+                 "dimension option given beside replaces that dimension in each")
       ->delimiter(',')
       ->check(named_item());
   app.add_option("--depth", o.depth, "closed loop: messages in flight per connection (default 1)")
@@ -280,9 +280,7 @@ void set_helpers(Tools& tools, const fs::path& helpers) {
   tools.plot = (plots / "plot.py").string();
   tools.report = (plots / "report.py").string();
   tools.micro_report = ((source_tree ? helpers / "bench" : helpers) / "micro_report.py").string();
-  tools.python_echo_server =
-      ((source_tree ? helpers / "servers" : helpers / "servers") / "python" / "echo_server.py")
-          .string();
+  tools.python_echo_server = (helpers / "servers" / "python" / "echo_server.py").string();
 }
 
 Tools default_tools() {
@@ -557,8 +555,9 @@ SweepConfig configure(const Options& o, const FdLimit& limit) {
   check_studies(o, config, limit);
   // The `servers` study measures the shipped foreign servers this machine can run, unless the
   // command line chose the backends (then only those it named, as above).
-  const bool servers_study = std::any_of(config.studies.begin(), config.studies.end(),
-                                         [](const Study& s) { return s.name == "servers"; });
+  const bool servers_study =
+      std::any_of(config.studies.begin(), config.studies.end(),
+                  [](const Study& s) { return s.name.starts_with("servers"); });
   if (servers_study && !o.backends && config.server_command.empty() &&
       config.generator_commands.empty()) {
     for (const auto& server : shipped) {

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <sys/select.h>
 
+#include <algorithm>
 #include <fstream>
 #include <initializer_list>
 #include <sstream>
@@ -605,11 +606,18 @@ PointRecord foreign_record(PointRecord record, const GeneratorOutcome& outcome,
     record.measured->server = foreign_window(*outside, *record.measured);
     add_cost_per_connection(*record.measured);
   }
+  // A server still running that closed active connections turned them away (python-select
+  // past FD_SETSIZE accepts, then closes); one that died is a failure below.
+  const auto mentions = [&](std::string_view word) {
+    return std::any_of(report.problems.begin(), report.problems.end(),
+                       [&](const std::string& p) { return p.find(word) != std::string::npos; });
+  };
   const bool refused =
       report.status == LoadgenStatus::connect_failed ||
       (report.status == LoadgenStatus::errors &&
-       problem_for(report.problems, {"dropped", "idle connections"}, "").find("idle") !=
-           std::string::npos);
+       (problem_for(report.problems, {"dropped", "idle connections"}, "").find("idle") !=
+            std::string::npos ||
+        (!stop_problem && mentions("active connections were lost"))));
   if (refused) {
     std::string observed;
     for (const auto& problem : report.problems)

@@ -130,8 +130,12 @@ std::vector<Study> default_studies(const SweepConfig& c, bool full) {
                      {},
                      {},
                      slice});
-    // The servers muxbench ships (Python's, libuv) beside the C backends doing the same wait; the
+  // The servers muxbench ships (Python's, libuv) beside the C backends doing the same wait; the
   // run adds their templates when their interpreter or library is installed.
+  const std::vector<std::string> shipped_and_peers = {
+      "select",           "poll",           "epoll-lt",
+      "python-select",    "python-poll",    "python-epoll",
+      "python-selectors", "python-asyncio", "libuv"};
   studies.push_back({"servers",
                      {closed},
                      full ? std::vector<std::uint64_t>{0, 10, 100, 1000, 3000, 10000}
@@ -141,8 +145,20 @@ std::vector<Study> default_studies(const SweepConfig& c, bool full) {
                      {persistent},
                      {},
                      {},
-                     {"select", "poll", "epoll-lt", "python-select", "python-poll", "python-epoll",
-                      "python-selectors", "python-asyncio", "libuv"}});
+                     shipped_and_peers});
+  // The full run adds an activity slice for them: Python's interpreter time per request moves
+  // where a scan of many ready descriptors is amortised.
+  if (full) {
+    studies.push_back({"servers-activity",
+                       {closed},
+                       {0, 1000},
+                       {100, 1000},
+                       {c.size},
+                       {persistent},
+                       {},
+                       {},
+                       shipped_and_peers});
+  }
   // Latency against offered load, as fractions of each backend's own closed-loop capacity.
   if (closed_and_open.size() > 1) {
     studies.push_back({"load",
@@ -174,8 +190,7 @@ std::vector<std::string> study_backends(const SweepConfig& config, const Study& 
     if (named(b)) chosen.push_back(b);
   }
   for (const auto& server : config.servers) {
-    if (named(server.name) &&
-        std::find(chosen.begin(), chosen.end(), server.name) == chosen.end())
+    if (named(server.name) && std::find(chosen.begin(), chosen.end(), server.name) == chosen.end())
       chosen.push_back(server.name);
   }
   return chosen;
