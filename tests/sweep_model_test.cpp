@@ -251,8 +251,8 @@ TEST(SweepModelConfig, DefaultsListEveryBackendOfTheTableAndEnumsAreStrings) {
   // Every study of the map, each with the closed series first where it has an open one too.
   std::vector<std::string> studies;
   for (const auto& study : config.studies) studies.push_back(study.name);
-    EXPECT_EQ(studies, (std::vector<std::string>{"idle", "crossover", "activity", "churn", "size",
-                                               "servers", "load"}));
+  EXPECT_EQ(studies, (std::vector<std::string>{"idle", "crossover", "activity", "churn", "size",
+                                               "servers", "servers-activity", "load"}));
   EXPECT_EQ(config.studies.back().series.front().load, LoadMode::closed);
   EXPECT_EQ(config.studies.back().rate_fractions.size(), 7u);
   // Runs recorded before remote generators have neither template.
