@@ -8,7 +8,13 @@ separators and a leading + are allowed). KEY is one of:
   claims:/json/pointer           results/reference/claims.json
   env:/json/pointer              results/reference/env.json
   sweep:/json/pointer            results/reference/sweep.json
-  agg:SERIES/BACKEND/IDLE/METRIC the median of an aggregate in sweep.json
+  agg:SERIES/BACKEND/IDLE/METRIC the median of an aggregate in sweep.json, at the run's base
+                                 workload (the configured active count and size, persistent
+                                 connections) unless /FIELD=VALUE parts follow, e.g.
+                                 agg:closed-split/poll/0/server_cpu_us_per_msg/active=1000
+  map:SECTION/BACKEND/IDLE/pointer  a line of summary.json's map (SECTION: crossover, activity,
+                                 churn, size; IDLE: the line's fixed idle count, 0 along idle),
+                                 e.g. map:churn/poll/0/crossing/at
   micro:BENCHMARK/FIELD          wait-bench (median over repetitions), e.g. micro:poll/socketpair/ready:1/fds:1000/ns_per_call
 Usage: readme_numbers.py [--fill | --refresh] [README.md] [RESULTS_DIR]
   (default)  check; exit 1 with a list when anything differs
@@ -54,10 +60,24 @@ def resolve(key, results):
     if kind in files:
         return pointer(load(results, files[kind]), rest)
     if kind == "agg":
-        series, backend, idle, metric = rest.split("/")
-        for a in load(results, "sweep.json")["aggregates"]:
-            if a["series"] == series and a["backend"] == backend and str(a["idle"]) == idle:
+        series, backend, idle, metric, *conditions = rest.split("/")
+        sweep = load(results, "sweep.json")
+        # The run's base workload unless the key names another: .../active=1000/lifetime=1
+        wanted = {"active": sweep["config"].get("active"), "size": sweep["config"].get("size"),
+                  "lifetime": None, "rate_fraction": None}
+        for condition in conditions:
+            field, _, value = condition.partition("=")
+            wanted[field] = None if value == "null" else float(value)
+        for a in sweep["aggregates"]:
+            if (a["series"] == series and a["backend"] == backend and str(a["idle"]) == idle
+                    and all(a.get(f, w) == w for f, w in wanted.items())):
                 return a["metrics"][metric]["median"]
+        raise KeyError(rest)
+    if kind == "map":
+        section, backend, idle, path = (rest.split("/", 3) + [""])[:4]
+        for line in load(results, "summary.json")["map"][section]:
+            if line["backend"] == backend and str(line["idle"]) == idle:
+                return pointer(line, path)
         raise KeyError(rest)
     if kind == "micro":
         name, _, field = rest.rpartition("/")
