@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 namespace muxbench {
 namespace {
@@ -19,9 +20,14 @@ std::optional<std::uint64_t> schedstat_ns(const fs::path& task) {
   return on_cpu_ns;
 }
 
+struct StatTicks {
+  std::uint64_t own = 0;              // utime + stime
+  std::uint64_t reaped_children = 0;  // cutime + cstime
+};
+
 // /proc/PID/stat: "pid (comm) state ..."; comm may hold spaces and parentheses, so fields are
-// counted after the last ')'. utime and stime are fields 14 and 15.
-std::optional<std::uint64_t> stat_ticks(const fs::path& process) {
+// counted after the last ')'. utime, stime, cutime and cstime are fields 14 to 17.
+std::optional<StatTicks> stat_ticks(const fs::path& process) {
   std::ifstream in(process / "stat");
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   const auto end_of_comm = text.rfind(')');
@@ -29,9 +35,13 @@ std::optional<std::uint64_t> stat_ticks(const fs::path& process) {
   std::istringstream fields(text.substr(end_of_comm + 2));
   std::string field;
   for (int i = 3; i <= 13; ++i) fields >> field;  // state (3) ... cmajflt (13)
-  std::uint64_t utime = 0, stime = 0;
-  if (!(fields >> utime >> stime)) return std::nullopt;
-  return utime + stime;
+  std::uint64_t utime = 0, stime = 0, cutime = 0, cstime = 0;
+  if (!(fields >> utime >> stime >> cutime >> cstime)) return std::nullopt;
+  return StatTicks{utime + stime, cutime + cstime};
+}
+
+std::uint64_t ticks_to_ns(std::uint64_t ticks) {
+  return ticks * (1'000'000'000ULL / static_cast<std::uint64_t>(::sysconf(_SC_CLK_TCK)));
 }
 
 std::uint64_t resident_bytes(const fs::path& process) {
@@ -57,8 +67,7 @@ std::optional<ProcessUsage> sample_process(pid_t pid) {
   const auto ticks = stat_ticks(process);
   if (!ticks) return std::nullopt;
   ProcessUsage usage;
-  usage.cpu_ticks_ns =
-      *ticks * (1'000'000'000ULL / static_cast<std::uint64_t>(::sysconf(_SC_CLK_TCK)));
+  usage.cpu_ticks_ns = ticks_to_ns(ticks->own);
   std::error_code error;
   for (fs::directory_iterator it(process / "task", error), end; !error && it != end;
        it.increment(error)) {
@@ -70,6 +79,42 @@ std::optional<ProcessUsage> sample_process(pid_t pid) {
   usage.rss_bytes = resident_bytes(process);
   usage.open_fds = count_entries(process / "fd");
   return usage;
+}
+
+std::optional<ProcessUsage> sample_process_tree(pid_t root) {
+  auto total = sample_process(root);
+  if (!total) return std::nullopt;
+  // Breadth first through each thread's children list (a child belongs to the thread that forked
+  // it); bounded, so a fork bomb under the server cannot stall the sampler.
+  std::vector<pid_t> tree = {root};
+  constexpr std::size_t kMostProcesses = 65536;
+  for (std::size_t i = 0; i < tree.size() && tree.size() < kMostProcesses; ++i) {
+    const fs::path tasks = fs::path("/proc") / std::to_string(tree[i]) / "task";
+    std::error_code error;
+    for (fs::directory_iterator it(tasks, error), end; !error && it != end; it.increment(error)) {
+      std::ifstream in(it->path() / "children");
+      for (pid_t child = 0; in >> child;) tree.push_back(child);
+    }
+  }
+  total->processes = 1;
+  for (std::size_t i = 0; i < tree.size(); ++i) {
+    const fs::path process = fs::path("/proc") / std::to_string(tree[i]);
+    const auto ticks = stat_ticks(process);
+    if (!ticks) continue;  // exited since it was listed: its parent's cutime has it once reaped
+    const auto reaped = ticks_to_ns(ticks->reaped_children);
+    total->cpu_ns += reaped;
+    total->cpu_ticks_ns += reaped;
+    if (i == 0) continue;
+    const auto child = sample_process(tree[i]);
+    if (!child) continue;
+    total->cpu_ns += child->cpu_ns;
+    total->cpu_ticks_ns += child->cpu_ticks_ns;
+    total->rss_bytes += child->rss_bytes;
+    total->open_fds += child->open_fds;
+    total->threads += child->threads;
+    ++total->processes;
+  }
+  return total;
 }
 
 }  // namespace muxbench

@@ -18,9 +18,15 @@ struct ProcessUsage {
   std::uint64_t rss_bytes = 0;
   std::uint64_t open_fds = 0;
   std::uint64_t threads = 0;
+  std::uint64_t processes = 1;
 };
 
 // nullopt when the process is gone (or /proc does not show it).
 std::optional<ProcessUsage> sample_process(pid_t pid);
+
+// The process and every descendant, summed: a server that forks workers, or a template that runs
+// it under a shell without exec, costs what its whole tree costs. Children already reaped count
+// through their parents' cutime + cstime (clock ticks), in cpu_ns too.
+std::optional<ProcessUsage> sample_process_tree(pid_t root);
 
 }  // namespace muxbench

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -35,6 +36,13 @@ void close_fd(int& fd) {
 [[noreturn]] void exec_child(char* const* argv, const SpawnOptions& options, int stdout_w,
                              int stderr_w, int report_w) {
   if (options.kill_with_parent) ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (options.own_process_group) ::setpgid(0, 0);
+  if (options.cpu) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(*options.cpu, &set);
+    ::sched_setaffinity(0, sizeof set, &set);
+  }
   if (stdout_w >= 0) ::dup2(stdout_w, STDOUT_FILENO);
   if (stderr_w >= 0) ::dup2(stderr_w, STDERR_FILENO);
   if (options.fd_limit) {
@@ -63,6 +71,8 @@ Subprocess Subprocess::spawn(const std::vector<std::string>& argv, const SpawnOp
   child.pid_ = ::fork();
   if (child.pid_ < 0) throw_errno("fork");
   if (child.pid_ == 0) exec_child(raw_argv.data(), options, out[1], err[1], report[1]);
+  child.own_process_group_ = options.own_process_group;
+  if (options.own_process_group) ::setpgid(child.pid_, child.pid_);  // whichever runs first
 
   close_fd(out[1]);
   close_fd(err[1]);
@@ -88,6 +98,7 @@ Subprocess& Subprocess::operator=(Subprocess&& other) noexcept {
   if (this != &other) {
     release();
     pid_ = std::exchange(other.pid_, -1);
+    own_process_group_ = std::exchange(other.own_process_group_, false);
     stdout_fd_ = std::exchange(other.stdout_fd_, -1);
     stderr_fd_ = std::exchange(other.stderr_fd_, -1);
     stdout_buffer_ = std::move(other.stdout_buffer_);
@@ -102,7 +113,7 @@ Subprocess::~Subprocess() { release(); }
 
 void Subprocess::release() {
   if (running()) {
-    ::kill(pid_, SIGKILL);
+    ::kill(own_process_group_ ? -pid_ : pid_, SIGKILL);
     wait(std::chrono::seconds(10));
   }
   close_fd(stdout_fd_);
@@ -158,7 +169,7 @@ std::string Subprocess::drain_stderr(std::chrono::milliseconds timeout) {
 }
 
 bool Subprocess::send_signal(int signal_number) const {
-  return running() && ::kill(pid_, signal_number) == 0;
+  return running() && ::kill(own_process_group_ ? -pid_ : pid_, signal_number) == 0;
 }
 
 std::optional<int> Subprocess::wait(std::chrono::milliseconds timeout) {
@@ -168,6 +179,8 @@ std::optional<int> Subprocess::wait(std::chrono::milliseconds timeout) {
     int status = 0;
     const pid_t done = ::waitpid(pid_, &status, WNOHANG);
     if (done == pid_) {
+      // What it started goes with it (its group outlives it only while a member lives).
+      if (own_process_group_) ::kill(-pid_, SIGKILL);
       exit_status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
       if (WIFSIGNALED(status)) terminating_signal_ = WTERMSIG(status);
       return exit_status_;

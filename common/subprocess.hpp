@@ -17,6 +17,11 @@ struct SpawnOptions {
   std::optional<std::uint64_t> fd_limit;
   // The child gets SIGKILL if this process dies first, so no server outlives a crashed test.
   bool kill_with_parent = true;
+  // The child leads a process group of its own: signals reach every process it starts (a shell's
+  // children, forked workers), and none of them outlives it.
+  bool own_process_group = false;
+  // Pinned to this CPU before exec, so every process it starts inherits the CPU.
+  std::optional<int> cpu;
 };
 
 // A child process with optional pipes on its stdout/stderr. Every blocking call takes a timeout,
@@ -59,6 +64,7 @@ class Subprocess {
   void release();
 
   pid_t pid_ = -1;
+  bool own_process_group_ = false;
   int stdout_fd_ = -1;
   int stderr_fd_ = -1;
   std::string stdout_buffer_;

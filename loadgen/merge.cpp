@@ -21,20 +21,18 @@ void add(std::optional<double>& into, const std::optional<double>& value) {
 
 template <class Merged, class Connections>
 void add_connections(Merged& into, const Connections& from) {
-  into.requested += static_cast<double>(from.requested);
-  into.opened += static_cast<double>(from.opened);
+  into.requested += from.requested;
+  into.opened += from.opened;
   into.open_seconds = std::max(into.open_seconds, from.open_seconds);
 }
 
 void add(MergedConnections& into, const ConnectionsRecord& from) {
   add_connections(into.idle, from.idle);
-  into.idle.alive_at_end.add(from.idle.alive_at_end);
+  add_present(into.idle.alive_at_end, from.idle.alive_at_end);
   add_connections(into.active, from.active);
-  into.active.lost.add(from.active.lost);
-  into.retries += static_cast<double>(from.retries);
-  for (const auto& [category, count] : from.failures) {
-    into.failures[category] += static_cast<double>(count);
-  }
+  add_present(into.active.lost, from.active.lost);
+  into.retries += from.retries;
+  for (const auto& [category, count] : from.failures) into.failures[category] += count;
 }
 
 // Churn (--lifetime): counts and rates summed, connect latency from the merged histograms, the
@@ -62,17 +60,17 @@ void add(std::optional<ChurnRecord>& into, const ChurnRecord& from) {
 void add(MergedMeasurement& into, const Measurement& from) {
   into.window.seconds = std::max(into.window.seconds, from.window.seconds);
   MergedThroughput& t = into.throughput;
-  t.messages += static_cast<double>(from.throughput.messages);
+  t.messages += from.throughput.messages;
   t.messages_per_s += from.throughput.messages_per_s;
   t.mb_per_s += from.throughput.mb_per_s;
   add(t.sent_per_s, from.throughput.sent_per_s);
   add(t.requested_rate, from.throughput.requested_rate);
   MergedErrors& e = into.errors;
-  e.mismatches += static_cast<double>(from.errors.mismatches);
-  e.unexpected_bytes += static_cast<double>(from.errors.unexpected_bytes);
-  e.lost_connections += static_cast<double>(from.errors.lost_connections);
-  e.unanswered += static_cast<double>(from.errors.unanswered);
-  e.total += static_cast<double>(from.errors.total);
+  e.mismatches += from.errors.mismatches;
+  e.unexpected_bytes += from.errors.unexpected_bytes;
+  e.lost_connections += from.errors.lost_connections;
+  e.unanswered += from.errors.unanswered;
+  e.total += from.errors.total;
   if (const auto& o = from.open_loop) {
     OpenLoopRecord& sum = into.open_loop ? *into.open_loop : into.open_loop.emplace();
     sum.requested_rate += o->requested_rate;

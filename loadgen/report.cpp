@@ -168,11 +168,10 @@ std::string summary_text(const Report& r) {
                                  c.idle, c.active, c.size, mode, enum_name(r.status)) +
                      measured_lines(r);
   const auto& idle = r.connections.idle;
-  // Counts as the report writes them: a merged report's sums read "8.0".
-  text += fmt::format("  connections idle {}/{} opened in {:.2f} s, {} alive at the end\n",
-                      static_cast<std::uint64_t>(idle.opened),
-                      static_cast<std::uint64_t>(idle.requested), idle.open_seconds,
-                      Json(idle.alive_at_end).dump());
+  text += fmt::format("  connections idle {}/{} opened in {:.2f} s, {}\n", idle.opened,
+                      idle.requested, idle.open_seconds,
+                      idle.alive_at_end ? fmt::format("{} alive at the end", *idle.alive_at_end)
+                                        : std::string("not counted at the end"));
   for (const auto& problem : r.problems) text += "  problem     " + problem + "\n";
   return text;
 }

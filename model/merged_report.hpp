@@ -1,8 +1,8 @@
 #pragma once
 
 // The merged report of loadgen-merge (results/README.md): kind "loadgen-merged-report", the
-// shape of a loadgen report with the generators' counts summed. Sums are doubles in this file
-// (as loadgen-merge has always written them: "opened": 8.0), and every input report is kept under
+// shape of a loadgen report with the generators' counts summed. Counts are integers (earlier files
+// wrote them as doubles, "opened": 8.0; they still read), and every input report is kept under
 // "generators" without its histogram.
 #include <optional>
 #include <vector>
@@ -11,39 +11,26 @@
 
 namespace muxbench {
 
-// A sum over the generators of a count some reports leave null: the integer 0 in the file when
-// none had a value, else their sum as a double.
-struct SumOfPresent {
-  std::optional<double> sum;
-
-  template <class T>
-  void add(const std::optional<T>& value) {
-    if (value) sum = sum.value_or(0) + static_cast<double>(*value);
-  }
-  friend bool operator==(const SumOfPresent&, const SumOfPresent&) = default;
-};
-inline void to_json(nlohmann::json& j, const SumOfPresent& s) {
-  j = s.sum ? nlohmann::json(*s.sum) : nlohmann::json(0);
-}
-inline void from_json(const nlohmann::json& j, SumOfPresent& s) {
-  s.sum.reset();
-  if (j.is_number_float() || (j.is_number() && j.get<double>() != 0)) s.sum = j.get<double>();
+// A sum over the generators of a count some reports leave null: null when none had a value.
+inline void add_present(std::optional<std::uint64_t>& into,
+                        const std::optional<std::uint64_t>& value) {
+  if (value) into = into.value_or(0) + *value;
 }
 
 struct MergedIdleConnections {
-  double requested = 0;
-  double opened = 0;
+  std::uint64_t requested = 0;
+  std::uint64_t opened = 0;
   double open_seconds = 0;  // the slowest generator's
-  SumOfPresent alive_at_end;
+  std::optional<std::uint64_t> alive_at_end;
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(MergedIdleConnections, requested, opened,
                                                 open_seconds, alive_at_end)
 
 struct MergedActiveConnections {
-  double requested = 0;
-  double opened = 0;
+  std::uint64_t requested = 0;
+  std::uint64_t opened = 0;
   double open_seconds = 0;  // the slowest generator's
-  SumOfPresent lost;
+  std::optional<std::uint64_t> lost;
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(MergedActiveConnections, requested, opened,
                                                 open_seconds, lost)
@@ -51,14 +38,14 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(MergedActiveConnections, request
 struct MergedConnections {
   MergedIdleConnections idle;
   MergedActiveConnections active;
-  double retries = 0;
-  std::map<std::string, double> failures;
+  std::uint64_t retries = 0;
+  std::map<std::string, std::uint64_t> failures;
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(MergedConnections, idle, active, retries, failures)
 
 // Open-loop sums are absent (not null) when no generator ran an open loop.
 struct MergedThroughput {
-  double messages = 0;
+  std::uint64_t messages = 0;
   double messages_per_s = 0;
   double mb_per_s = 0;
   std::optional<double> sent_per_s;
@@ -78,11 +65,11 @@ inline void from_json(const nlohmann::json& j, MergedThroughput& t) {
 }
 
 struct MergedErrors {
-  double mismatches = 0;
-  double unexpected_bytes = 0;
-  double lost_connections = 0;
-  double unanswered = 0;
-  double total = 0;
+  std::uint64_t mismatches = 0;
+  std::uint64_t unexpected_bytes = 0;
+  std::uint64_t lost_connections = 0;
+  std::uint64_t unanswered = 0;
+  std::uint64_t total = 0;
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(MergedErrors, mismatches, unexpected_bytes,
                                                 lost_connections, unanswered, total)
@@ -93,7 +80,7 @@ struct MergedGenerator {
   double busiest_cpu_share = 0;  // the largest
   double work_share = 0;         // the largest
   double process_cpu_s = 0;      // summed
-  double threads = 0;            // summed
+  std::uint64_t threads = 0;     // summed
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(MergedGenerator, bound, fell_behind,
                                                 busiest_cpu_share, work_share, process_cpu_s,

@@ -71,9 +71,11 @@ struct ProcessWindow {
   std::uint64_t rss_bytes = 0;
   std::uint64_t open_fds = 0;
   std::uint64_t threads = 0;
+  std::uint64_t processes = 1;  // the server and its descendants (forked workers, a shell's child)
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ProcessWindow, seconds, cpu_us, cpu_share,
-                                                cpu_us_per_msg, rss_bytes, open_fds, threads)
+                                                cpu_us_per_msg, rss_bytes, open_fds, threads,
+                                                processes)
 
 // The generator's own state: whether the numbers describe it as much as the server.
 struct PointGenerator {

@@ -7,7 +7,10 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
+#include <thread>
 
+#include "common/subprocess.hpp"
 #include "tests/backends.hpp"
 #include "tests/support/echo_clients.hpp"
 #include "tests/support/echo_server_process.hpp"
@@ -30,7 +33,48 @@ TEST(ProcessUsage, SeesThisProcess) {
   EXPECT_GE(usage->threads, 1u);
 }
 
-TEST(ProcessUsage, AGoneProcessIsNothing) { EXPECT_FALSE(sample_process(0x3fffffff)); }
+TEST(ProcessUsage, AGoneProcessIsNothing) {
+  EXPECT_FALSE(sample_process(0x3fffffff));
+  EXPECT_FALSE(sample_process_tree(0x3fffffff));
+}
+
+// Polls the tree of `pid` until `done` holds for a sample, or a few seconds pass.
+template <typename Done>
+std::optional<ProcessUsage> tree_when(pid_t pid, Done done) {
+  for (int i = 0; i < 200; ++i) {
+    const auto usage = sample_process_tree(pid);
+    if (usage && done(*usage)) return usage;
+    std::this_thread::sleep_for(50ms);
+  }
+  return std::nullopt;
+}
+
+// A template that runs its server under a shell (no exec), or a server that forks workers: the
+// tree is measured, children included.
+TEST(ProcessUsage, ATreeCountsEveryDescendant) {
+  auto shell = Subprocess::spawn({"/bin/sh", "-c", "sleep 8 & sleep 8 & wait"});
+  const auto usage = tree_when(shell.pid(), [](const ProcessUsage& u) { return u.processes == 3; });
+  ASSERT_TRUE(usage) << "the shell and its two children";
+  EXPECT_GE(usage->threads, 3u);
+  EXPECT_GE(usage->open_fds, sample_process(shell.pid())->open_fds);
+}
+
+// A worker that did its work and was reaped still counts, through its parent's cutime + cstime.
+TEST(ProcessUsage, ATreeKeepsTheCpuOfReapedChildren) {
+  TempDir dir;
+  const auto reaped = dir.path() / "reaped";
+  auto shell =
+      Subprocess::spawn({"/bin/sh", "-c",
+                         "/bin/sh -c 'i=0; while [ $i -lt 400000 ]; do i=$((i+1)); done'; touch " +
+                             reaped.string() + "; sleep 8"});
+  for (int i = 0; i < 400 && !std::filesystem::exists(reaped); ++i)
+    std::this_thread::sleep_for(50ms);
+  ASSERT_TRUE(std::filesystem::exists(reaped)) << "the busy child did not finish";
+  const auto tree = sample_process_tree(shell.pid());
+  const auto own = sample_process(shell.pid());
+  ASSERT_TRUE(tree && own);
+  EXPECT_GE(tree->cpu_ns, own->cpu_ns + 50'000'000) << "the busy child's CPU, once it was reaped";
+}
 
 class ProcessUsageAgrees : public ::testing::TestWithParam<std::string> {};
 

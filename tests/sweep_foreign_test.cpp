@@ -67,6 +67,32 @@ TEST(SweepForeign, AServerGivenByTemplateIsMeasuredFromOutside) {
   }
 }
 
+// Any process under the template counts: a shell that runs the server without exec (as a forking
+// server's workers would be) is measured with its child, and nothing it started outlives the point.
+TEST(SweepForeign, AServerUnderAShellIsMeasuredWithItsChildrenAndStoppedWithThem) {
+  if (!fs::exists("/usr/bin/python3")) GTEST_SKIP() << "/usr/bin/python3 is not installed";
+  TempDir dir;
+  const auto script = dir.path() / "tree_echo_server.py";  // its path marks the processes
+  fs::create_symlink(kPythonServer, script);
+  const auto sweep = run_sweep(
+      dir.path() / "run",
+      {"--backends", "tree", "--server",
+       "tree=/bin/sh -c '/usr/bin/python3 " + script.string() + " --mode epoll --port {port}; :'"},
+      120s);
+  ASSERT_TRUE(sweep.is_object());
+  const auto& p = point_of(sweep, "tree");
+  ASSERT_EQ(p["status"], "ok") << p.dump(1);
+  EXPECT_GE(p["server_proc"]["processes"].get<int>(), 2) << "the shell and the server";
+  EXPECT_GT(p["server_proc"]["cpu_us_per_msg"].get<double>(), 1.0)
+      << "the interpreter's CPU, not the idle shell's";
+  for (const auto& entry : fs::directory_iterator("/proc")) {
+    std::ifstream cmdline(entry.path() / "cmdline");
+    const std::string text((std::istreambuf_iterator<char>(cmdline)),
+                           std::istreambuf_iterator<char>());
+    EXPECT_EQ(text.find(script.string()), std::string::npos) << "left running: " << entry.path();
+  }
+}
+
 // Our own servers are measured both ways: their getrusage snapshots and /proc agree.
 TEST(SweepForeign, ProcAndGetrusageAgreeForOurServers) {
   TempDir dir;
@@ -137,9 +163,9 @@ TEST(SweepForeign, RefusalsByAForeignServerAreUnsupported) {
 TEST(SweepForeign, ActiveConnectionsClosedByAForeignServerAreUnsupported) {
   if (!fs::exists("/usr/bin/python3")) GTEST_SKIP() << "/usr/bin/python3 is not installed";
   TempDir dir;
-  const auto sweep = run_sweep(dir.path() / "run",
-                               {"--backends", "python-select", "--idle", "1000", "--active", "100"},
-                               120s);
+  const auto sweep =
+      run_sweep(dir.path() / "run",
+                {"--backends", "python-select", "--idle", "1000", "--active", "100"}, 120s);
   ASSERT_TRUE(sweep.is_object());
   ASSERT_EQ(sweep["points"].size(), 1u);
   const auto& point = sweep["points"][0];

@@ -3,7 +3,6 @@
 #include <arpa/inet.h>
 #include <fmt/format.h>
 #include <netinet/in.h>
-#include <sched.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -109,6 +108,8 @@ ForeignStart start_foreign_server(const ForeignServer& server, int cpu,
   }
   SpawnOptions options;
   options.capture_stderr = true;
+  options.own_process_group = true;  // a template without exec, a server that forks: all of it
+  options.cpu = cpu;                 // pinned here too, whatever the template does
   try {
     start.process.emplace(Subprocess::spawn(
         shell_command(server.command,
@@ -118,11 +119,6 @@ ForeignStart start_foreign_server(const ForeignServer& server, int cpu,
     start.reason = fmt::format("cannot start {}: {}", server.name, e.what());
     return start;
   }
-  // Pinned here too, whatever the template does: every server is measured on the server's CPU.
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpu, &set);
-  ::sched_setaffinity(start.process->pid(), sizeof set, &set);
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
     if (accepts_connections(*port)) {

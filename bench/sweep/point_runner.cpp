@@ -86,13 +86,7 @@ ServerWindow server_window(const StatsSnapshot& before, const StatsSnapshot& aft
 
 namespace {
 
-std::optional<std::uint64_t> count_of(const std::optional<std::uint64_t>& count) { return count; }
-std::optional<std::uint64_t> count_of(const SumOfPresent& sum) {
-  if (!sum.sum) return std::uint64_t{0};
-  return static_cast<std::uint64_t>(*sum.sum);
-}
-
-// LoadgenReport and MergedReport share their member paths; the merged one sums counts as doubles.
+// LoadgenReport and MergedReport share their member paths.
 template <class Report>
 LoadgenFigures figures_from(const Report& report) {
   LoadgenFigures f{.status = report.status, .problems = report.problems, .measured = {}};
@@ -104,8 +98,8 @@ LoadgenFigures figures_from(const Report& report) {
                                 .latency_ns = measured.latency_ns,
                                 .generator = {generator.bound, generator.busiest_cpu_share,
                                               generator.work_share, generator.fell_behind},
-                                .errors = static_cast<std::uint64_t>(measured.errors.total),
-                                .idle_alive = count_of(report.connections.idle.alive_at_end),
+                                .errors = measured.errors.total,
+                                .idle_alive = report.connections.idle.alive_at_end,
                                 .idle_open_seconds = report.connections.idle.open_seconds,
                                 .problems = report.problems,
                                 .server = std::nullopt,
@@ -571,6 +565,7 @@ std::optional<ProcessWindow> process_window(const std::vector<WindowSampler::Sam
   w.rss_bytes = last.usage.rss_bytes;
   w.open_fds = last.usage.open_fds;
   w.threads = last.usage.threads;
+  w.processes = last.usage.processes;
   return w;
 }
 

@@ -47,7 +47,7 @@ struct WindowSampler::State {
       }
       std::lock_guard lock(mutex);
       if (server <= 0) continue;
-      if (const auto usage = sample_process(server)) samples.push_back({now, *usage});
+      if (const auto usage = sample_process_tree(server)) samples.push_back({now, *usage});
     }
   }
 };
