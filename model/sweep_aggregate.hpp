@@ -103,6 +103,12 @@ struct Aggregate {
   std::optional<MetricTable> overloaded_metrics;
 };
 
+// The ok runs' median of a metric, when they measured it.
+inline std::optional<double> median_of(const Aggregate& a, Metric m) {
+  if (!a.metrics[m]) return std::nullopt;
+  return a.metrics[m]->median;
+}
+
 inline void to_json(nlohmann::json& j, const Aggregate& a) {
   j = {{"series", a.series},
        {"backend", a.backend},

@@ -86,6 +86,20 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(RatioOverIdles, median_percent, 
 
 // The Python servers the tutorials teach (servers/python/echo_server.py) on the same curves as the
 // C backends (summary.json `python`; absent when the run measured none).
+// One Python mode (or its C counterpart) at one idle count with many active connections: its CPU
+// per message over the epoll loop of its own language (python-epoll; epoll-lt for C).
+struct PythonActivityCell {
+  std::string backend;
+  std::string baseline;  // python-epoll or epoll-lt
+  std::uint64_t idle = 0;
+  std::uint64_t active = 0;
+  double cpu_us_per_msg = 0;
+  double baseline_cpu_us_per_msg = 0;
+  double ratio = 0;
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(PythonActivityCell, backend, baseline, idle, active,
+                                                cpu_us_per_msg, baseline_cpu_us_per_msg, ratio)
+
 struct PythonSummary {
   // By backend (python-select, ..., and the C backends they are compared with), then idle count
   // (a decimal string): median server CPU per message, closed loop (µs).
@@ -100,10 +114,14 @@ struct PythonSummary {
   std::map<std::string, double> ns_per_idle_fd_per_msg;
   std::optional<RatioOverIdles> asyncio_over_epoll;
   std::optional<RatioOverIdles> selectors_over_epoll;
+  // The activity slice (many active connections, `servers-activity`): python-select, -poll,
+  // -selectors, -asyncio over python-epoll, and select, poll over epoll-lt, cell by cell; empty
+  // when the run measured none.
+  std::vector<PythonActivityCell> activity;
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(PythonSummary, cpu_us_per_msg, crossovers,
                                                 c_crossovers, ns_per_idle_fd_per_msg,
-                                                asyncio_over_epoll, selectors_over_epoll)
+                                                asyncio_over_epoll, selectors_over_epoll, activity)
 
 struct LatencyMicroseconds {
   double p50 = 0;

@@ -166,9 +166,15 @@ TEST(PythonSection, ComparesTheModesWithEachOtherAndWithC) {
     aggregates.push_back(cell("poll", idle, 10, 3.0 + n * 0.012));
     aggregates.push_back(cell("epoll-lt", idle, 10, 3.0));
   }
+  // The activity slice: at 1000 active poll's scan is amortised; python-poll still loses.
+  aggregates.push_back(cell("python-poll", 0, 1000, 6.0));
+  aggregates.push_back(cell("python-epoll", 0, 1000, 5.0));
+  aggregates.push_back(cell("poll", 0, 1000, 2.7));
+  aggregates.push_back(cell("epoll-lt", 0, 1000, 3.0));
+  aggregates.push_back(cell("python-select", 0, 1000, 4.0));
   const SweepConfig config = two_backends();
   const AggregateIndex index(aggregates, config);
-  const PythonSection section = python_section(index);
+  const PythonSection section = python_section(index, aggregates, config.active);
   ASSERT_TRUE(section.numbers);
   const PythonSummary& p = *section.numbers;
   EXPECT_NEAR(p.ns_per_idle_fd_per_msg.at("python-poll"), 20, 1e-9);
@@ -180,8 +186,24 @@ TEST(PythonSection, ComparesTheModesWithEachOtherAndWithC) {
   EXPECT_FALSE(p.selectors_over_epoll);
   EXPECT_NE(section.markdown.find("the interpreter's part is +8 ns"), std::string::npos)
       << section.markdown;
+  ASSERT_EQ(p.activity.size(), 3u) << section.markdown;
+  EXPECT_EQ(p.activity[0].backend, "python-select");
+  EXPECT_DOUBLE_EQ(p.activity[0].ratio, 0.8);
+  EXPECT_EQ(p.activity[1].backend, "python-poll");
+  EXPECT_EQ(p.activity[1].baseline, "python-epoll");
+  EXPECT_EQ(p.activity[1].active, 1000u);
+  EXPECT_DOUBLE_EQ(p.activity[1].ratio, 1.2);
+  EXPECT_EQ(p.activity[2].backend, "poll");
+  EXPECT_DOUBLE_EQ(p.activity[2].ratio, 0.9);
+  EXPECT_NE(section.markdown.find("| python-poll | python-epoll | 0 | 1000 | 6.0 | 1.20 |"),
+            std::string::npos)
+      << section.markdown;
+  // The map leaves the Python servers to this section.
+  for (const auto& line : map_lines(aggregates, config).activity)
+    EXPECT_FALSE(line.backend.starts_with("python-")) << line.backend;
   // A run without Python servers has no such section.
-  EXPECT_FALSE(python_section(AggregateIndex({cell("poll", 0, 10, 3.0)}, config)).numbers);
+  const std::vector<Aggregate> c_only = {cell("poll", 0, 10, 3.0)};
+  EXPECT_FALSE(python_section(AggregateIndex(c_only, config), c_only, config.active).numbers);
 }
 
 }  // namespace

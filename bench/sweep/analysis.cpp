@@ -710,7 +710,7 @@ Summary summarise(const SweepDocument& sweep, const std::vector<MicroWaitCost>& 
   auto libraries = libraries_section(context);
   auto latency = latency_section(context);
   auto caveats = caveats_section(sweep);
-  auto python = python_section(agg);
+  auto python = python_section(agg, sweep.aggregates, sweep.config.active);
   MapSummary map = map_lines(sweep.aggregates, sweep.config);
   if (!micro_json.empty()) add_predictions(map, sweep.config, micro_json, send_buffer);
   Summary summary;

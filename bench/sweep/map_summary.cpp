@@ -16,11 +16,6 @@ namespace {
 const std::string kClosedSeries = "closed-split";
 const std::string kBaseline(backend_name("epoll-lt"));
 
-std::optional<double> median_of(const Aggregate& a, Metric m) {
-  if (!a.metrics[m]) return std::nullopt;
-  return a.metrics[m]->median;
-}
-
 // The ok runs' median, else the overloaded runs' (flagged by the aggregate's status).
 std::optional<double> measured_median(const Aggregate& a, Metric m) {
   if (const auto ok = median_of(a, m)) return ok;
@@ -93,6 +88,9 @@ std::vector<MapLine> lines_along(const std::vector<Aggregate>& aggregates, const
     if (a.series != kClosedSeries || a.active == 0 || !spec.fixed(a) ||
         !median_of(a, Metric::server_cpu_us_per_msg))
       continue;
+    // The shipped Python servers are compared with python-epoll in "Does it matter in Python?";
+    // over epoll-lt their ratio would only say that the interpreter costs more than C.
+    if (a.backend.starts_with("python-")) continue;
     const std::uint64_t fixed_idle = along_idle ? 0 : a.idle;
     if (a.backend == kBaseline) {
       baseline[{fixed_idle, spec.x(a)}] = &a;

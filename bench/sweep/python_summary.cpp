@@ -3,7 +3,10 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <map>
 #include <set>
+#include <tuple>
+#include <utility>
 
 #include "bench/sweep/map_summary.hpp"
 
@@ -82,6 +85,55 @@ std::string crossing_words(const Crossing& c) {
                            : "at no idle count measured";
 }
 
+// Closed loop, persistent connections, more active connections than the base workload: each
+// mode over its language's epoll loop at the same idle and active counts.
+std::vector<PythonActivityCell> activity_cells(const std::vector<Aggregate>& aggregates,
+                                               std::uint64_t base_active) {
+  using Cell = std::tuple<std::string, std::uint64_t, std::uint64_t>;  // backend, idle, active
+  std::map<Cell, double> cpu_us;
+  for (const auto& a : aggregates) {
+    const auto value = median_of(a, Metric::server_cpu_us_per_msg);
+    if (a.series != kClosedSeries || a.lifetime || a.active == base_active || !value) continue;
+    cpu_us[{a.backend, a.idle, a.active}] = *value;
+  }
+  const std::pair<std::string, std::string> kOver[] = {{"python-select", "python-epoll"},
+                                                       {"python-poll", "python-epoll"},
+                                                       {"python-selectors", "python-epoll"},
+                                                       {"python-asyncio", "python-epoll"},
+                                                       {"select", "epoll-lt"},
+                                                       {"poll", "epoll-lt"}};
+  std::vector<PythonActivityCell> out;
+  for (const auto& [backend, baseline] : kOver) {
+    for (const auto& [key, mine] : cpu_us) {
+      const auto& [name, idle, active] = key;
+      if (name != backend) continue;
+      const auto theirs = cpu_us.find({baseline, idle, active});
+      if (theirs == cpu_us.end() || theirs->second <= 0) continue;
+      out.push_back({backend, baseline, idle, active, mine, theirs->second, mine / theirs->second});
+    }
+  }
+  // Only where a Python mode was measured: the C rows are there to compare with.
+  const bool any_python = std::any_of(out.begin(), out.end(), [](const PythonActivityCell& c) {
+    return c.baseline == "python-epoll";
+  });
+  if (!any_python) out.clear();
+  return out;
+}
+
+std::string activity_markdown(const std::vector<PythonActivityCell>& cells) {
+  if (cells.empty()) return "";
+  std::string md =
+      "\nWith many active connections (`servers-activity`), each mode over its own language's "
+      "epoll loop (below 1: cheaper than epoll):\n\n"
+      "| backend | over | idle | active | µs/message | ratio |\n"
+      "|---|---|---:|---:|---:|---:|\n";
+  for (const auto& c : cells) {
+    md += fmt::format("| {} | {} | {} | {} | {:.1f} | {:.2f} |\n", c.backend, c.baseline, c.idle,
+                      c.active, c.cpu_us_per_msg, c.ratio);
+  }
+  return md;
+}
+
 std::string table(const PythonSummary& p) {
   std::set<std::uint64_t> idles;
   for (const auto& [backend, by_idle] : p.cpu_us_per_msg) {
@@ -105,7 +157,8 @@ std::string table(const PythonSummary& p) {
 
 }  // namespace
 
-PythonSection python_section(const AggregateIndex& agg) {
+PythonSection python_section(const AggregateIndex& agg, const std::vector<Aggregate>& aggregates,
+                             std::uint64_t base_active) {
   PythonSummary p;
   for (const auto& mode : kModes) {
     for (const auto* backend : {&mode.python, &mode.c}) {
@@ -131,6 +184,7 @@ PythonSection python_section(const AggregateIndex& agg) {
   }
   p.asyncio_over_epoll = over(agg, "python-asyncio", "python-epoll");
   p.selectors_over_epoll = over(agg, "python-selectors", "python-epoll");
+  p.activity = activity_cells(aggregates, base_active);
 
   std::string md =
       "\n## Does it matter in Python?\n\nThe servers of servers/python/echo_server.py (standard "
@@ -163,6 +217,7 @@ PythonSection python_section(const AggregateIndex& agg) {
         "(median over {} idle counts; range {:+.0f}% to {:+.0f}%).\n",
         label, ratio->median_percent, ratio->idle_counts, ratio->low_percent, ratio->high_percent);
   }
+  md += activity_markdown(p.activity);
   return {md, p};
 }
 

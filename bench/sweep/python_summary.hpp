@@ -16,6 +16,9 @@ struct PythonSection {
   std::optional<PythonSummary> numbers;
 };
 
-PythonSection python_section(const AggregateIndex& agg);
+// `agg` holds the base workload (`base_active` active connections); `aggregates` every workload,
+// for the activity slice.
+PythonSection python_section(const AggregateIndex& agg, const std::vector<Aggregate>& aggregates,
+                             std::uint64_t base_active);
 
 }  // namespace muxbench
