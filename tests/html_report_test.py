@@ -196,9 +196,11 @@ def test_without_browser(report, reference_copy, tiny):
     page, parser = parse_page(reference_copy)
     with open(os.path.join(reference_copy, "sweep.json")) as f:
         command = json.load(f)["command"]
+    with open(os.path.join(reference_copy, "env.json")) as f:
+        env = json.load(f)  # the page shows the machine and build the run recorded
     text = "".join(parser.text)
-    for needle in (command, "Linux 6.18.44-fc-v657", "AMD EPYC", "20000 (soft)",
-                   "2b27baf8bcf5aefbdbadcf729ccd377cb05a2cad", "Where epoll overtakes select and poll"):
+    for needle in (command, env["kernel"], env["cpu_model"], "20000 (soft)", env["build"]["git_sha"],
+                   "Where epoll overtakes select and poll", "The map: where epoll-lt wins"):
         check(needle in text, f"reference page lacks {needle!r}")
 
     page, parser = parse_page(tiny)

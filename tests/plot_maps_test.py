@@ -1,11 +1,12 @@
 #!/usr/bin/python3
 """Tests plots/plot.py's chart families of the map studies (maps, load, activity, churn, size)
 and their place in plots/report.py's page, on the synthetic run of plot_maps_fixture.py
-(SYNTHETIC TEST DATA) and on a copy of the reference run's sweep.json (the format before the
-studies, which must draw none of them and nothing else than before).
+(SYNTHETIC TEST DATA) and on the sweep.json of the reference run of 2026-12-02 (the format before
+the studies, which must draw none of them and nothing else than before).
 
   plot_maps_test.py --plot plots/plot.py --report plots/report.py --echo-server PATH
-                    --reference results/reference --out DIR
+                    --old-reference tests/fixtures/sweep/reference-2026-12-02.sweep.json.xz
+                    --out DIR
 
 Checks: every expected chart exists as SVG and PNG, non-empty, the SVG parses as XML; the maps
 say what they show (ratios, the unsupported select cell, no column the studies did not cross); a
@@ -14,6 +15,7 @@ is unsupported); the idle-study charts are still drawn; plot.py exits 0 and prin
 or warning; index.html shows each new chart with its reading guide."""
 import argparse
 import json
+import lzma
 import os
 import shutil
 import subprocess
@@ -114,10 +116,12 @@ def nothing_ok(args):
 
 
 def old_format(args):
-    """The reference run's sweep.json: no new chart, the idle-study charts as ever, no error."""
+    """The reference run of 2026-12-02 (before the studies): no new chart, the idle-study charts
+    as ever, no error."""
     run_dir = os.path.join(args.out, "reference")
     os.makedirs(run_dir)
-    shutil.copy(os.path.join(args.reference, "sweep.json"), run_dir)
+    with lzma.open(args.old_reference) as packed, open(os.path.join(run_dir, "sweep.json"), "wb") as f:
+        shutil.copyfileobj(packed, f)
     run_plot(args, run_dir)
     names = os.listdir(run_dir)
     new = [n for n in names if n.startswith(NEW_PREFIXES)]
@@ -148,7 +152,8 @@ def main():
     parser.add_argument("--plot", required=True, help="plots/plot.py")
     parser.add_argument("--report", required=True, help="plots/report.py")
     parser.add_argument("--echo-server", required=True, help="echo-server (its backend table)")
-    parser.add_argument("--reference", required=True, help="results/reference")
+    parser.add_argument("--old-reference", required=True,
+                        help="tests/fixtures/sweep/reference-2026-12-02.sweep.json.xz")
     parser.add_argument("--out", required=True, help="a directory to write into (emptied)")
     args = parser.parse_args()
     shutil.rmtree(args.out, ignore_errors=True)

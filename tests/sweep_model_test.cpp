@@ -1,10 +1,12 @@
-// The typed result models against real files: the committed reference run (old format), the
-// echo-server's stats lines, and the sweep's analysis recomputing the reference's numbers.
+// The typed result models against real files: the reference run of 2026-12-02 (the format before
+// the map, kept compressed as a fixture), the committed reference run, the echo-server's stats
+// lines, and the sweep's analysis recomputing the reference's numbers.
 #include <gtest/gtest.h>
 #include <signal.h>
 
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <set>
 #include <sstream>
 
@@ -26,6 +28,7 @@ using namespace std::chrono_literals;
 
 const fs::path kSource = MUXBENCH_SOURCE_DIR;
 const fs::path kReference = kSource / "results/reference";
+const fs::path kOldReference = kSource / "tests/fixtures/sweep/reference-2026-12-02.sweep.json.xz";
 
 std::string read_text(const fs::path& path) {
   std::ifstream in(path);
@@ -49,13 +52,13 @@ void expect_round_trip(const Json& original) {
 }
 
 // The fields the map added (model/sweep_config.hpp Workload, Study; ServerWindow's per-connection
-// and interest-change figures), which a run recorded before it lacks.
+// and interest-change figures; server_proc's process count), which a run recorded before lacks.
 bool added_by_the_map(const std::string& path) {
   if (path.find("/studies") != std::string::npos) return true;
   if (path.find("/offered_rate_msgs_per_s/") != std::string::npos) return true;
   const std::string key = path.substr(path.rfind('/') + 1);
   for (const char* added : {"size", "lifetime", "rate", "rate_fraction", "active",
-                            "cpu_us_per_conn", "interest_changes_per_msg"}) {
+                            "cpu_us_per_conn", "interest_changes_per_msg", "processes"}) {
     if (key == added) return true;
   }
   return false;
@@ -103,10 +106,12 @@ void key_paths(const Json& j, const std::string& at, std::set<std::string>& out)
   }
 }
 
+// The reference run of 2026-12-02, before the map: an old file must still read and write back.
 class SweepModelReference : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    sweep_json_ = new Json(Json::parse(read_text(kReference / "sweep.json")));
+    const auto unpacked = run_command({"/usr/bin/xz", "-dc", kOldReference.string()}, 60s);
+    sweep_json_ = new Json(Json::parse(unpacked.out));
   }
   static void TearDownTestSuite() { delete sweep_json_; }
   static const Json& sweep_json() { return *sweep_json_; }
@@ -149,12 +154,51 @@ TEST_F(SweepModelReference, AggregatesOfItsPointsAreItsAggregates) {
   expect_upgraded(Json(aggregate_points(sweep.points)), sweep_json()["aggregates"]);
 }
 
-TEST_F(SweepModelReference, SummaryNumbersAreTheCommittedSummary) {
+// The committed reference run (results/reference): read and written back, complete, and its
+// summary recomputed from its files alone.
+class SweepModelCommittedReference : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    sweep_json_ = new Json(Json::parse(read_text(kReference / "sweep.json")));
+  }
+  static void TearDownTestSuite() { delete sweep_json_; }
+  static const Json& sweep_json() { return *sweep_json_; }
+
+ private:
+  static inline Json* sweep_json_ = nullptr;
+};
+
+TEST_F(SweepModelCommittedReference, LoadsIntoTheModelsAndEveryPointOfItsGridIsThere) {
+  const SweepDocument sweep = sweep_json().get<SweepDocument>();
+  expect_upgraded(Json(sweep), sweep_json());
+  EXPECT_NE(sweep.status, SweepStatus::interrupted);
+  std::set<std::string> measured;
+  for (const auto& p : sweep.points) {
+    EXPECT_TRUE(measured.insert(p.id).second) << p.id;
+    EXPECT_NE(p.status, PointStatus::interrupted) << p.id;
+    // Unsupported points carry the reason; an ok point its measurement.
+    EXPECT_TRUE(p.status != PointStatus::unsupported || p.reason) << p.id;
+    EXPECT_TRUE(p.status != PointStatus::ok || p.measured) << p.id;
+  }
+  for (const auto& planned : build_grid(sweep.config))
+    EXPECT_TRUE(measured.contains(planned.id)) << planned.id;
+  expect_upgraded(Json(aggregate_points(sweep.points)), sweep_json()["aggregates"]);
+}
+
+TEST_F(SweepModelCommittedReference, SummaryNumbersAreTheCommittedSummary) {
   const auto sweep = sweep_json().get<SweepDocument>();
-  const auto summary = summarise(sweep, read_micro_wait_costs(read_text(kReference / "micro.json")),
-                                 read_text(kReference / "micro_table.md"));
+  const Json committed = Json::parse(read_text(kReference / "summary.json"));
+  // The send buffer the cost model assumed is the reporting machine's; it is kept in the summary.
+  double send_buffer = std::numeric_limits<double>::infinity();
+  const Json::json_pointer assumed("/map/model/coefficients_ns/assumed_send_buffer_bytes");
+  if (committed.contains(assumed) && committed.at(assumed).get<double>() > 0)
+    send_buffer = committed.at(assumed).get<double>();
+  const std::string micro_json = read_text(kReference / "micro.json");
+  const auto summary = summarise(sweep, read_micro_wait_costs(micro_json),
+                                 read_text(kReference / "micro_table.md"), micro_json, send_buffer);
   EXPECT_EQ(Json(summary.numbers).dump(2) + "\n", read_text(kReference / "summary.json"));
-  // Every table row of the committed summary.md (per-fd, latency, micro) is stated again.
+  // Every table row of the committed summary.md (per-fd, latency, the map, Python, micro) is
+  // stated again.
   const auto lines = lines_of(summary.markdown);
   const std::set<std::string> written(lines.begin(), lines.end());
   std::size_t rows = 0;
@@ -164,12 +208,13 @@ TEST_F(SweepModelReference, SummaryNumbersAreTheCommittedSummary) {
     EXPECT_TRUE(written.contains(line)) << line;
   }
   EXPECT_GT(rows, 40u);
-  EXPECT_NE(summary.markdown.find("| select | 228 (at 1000) |"), std::string::npos);
   ASSERT_TRUE(summary.numbers.per_fd.contains("uring-poll"));
-  EXPECT_TRUE(summary.numbers.per_fd.at("uring-poll").micro_ns_per_fd);  // from "uring_poll"
+  EXPECT_TRUE(summary.numbers.per_fd.at("uring-poll").micro_ns_per_fd);
+  EXPECT_TRUE(summary.numbers.map);
+  EXPECT_TRUE(summary.numbers.python);
 }
 
-TEST_F(SweepModelReference, SummaryJsonRoundTrips) {
+TEST_F(SweepModelCommittedReference, SummaryJsonRoundTrips) {
   const Json summary = Json::parse(read_text(kReference / "summary.json"));
   const Json written = summary.get<SweepSummary>();
   EXPECT_EQ(written.dump(2), summary.dump(2));
