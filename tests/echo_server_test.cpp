@@ -95,7 +95,13 @@ TEST_P(EchoServerTest, SlowReaderIsHeldAtTheCapAndLosesNothing) {
   EXPECT_LE(held["gauges"]["max_connection_pending"].get<std::size_t>(), kCap + kReadSize);
   const auto rss_growth = held["memory"]["rss_bytes"].get<std::int64_t>() -
                           before["memory"]["rss_bytes"].get<std::int64_t>();
+  // Under AddressSanitizer freed buffers stay in its quarantine and count in the RSS, so there the
+  // server's own gauges above are the check.
+#ifndef __SANITIZE_ADDRESS__
   EXPECT_LT(rss_growth, 4 << 20) << "the server buffered far more than the cap";
+#else
+  static_cast<void>(rss_growth);
+#endif
 
   const auto result = drive_echo(jobs, 60s);
   EXPECT_EQ(result.failed, 0u) << result.first_error;
