@@ -62,11 +62,20 @@ std::uint64_t count_entries(const fs::path& directory) {
 
 }  // namespace
 
-std::optional<ProcessUsage> sample_process(pid_t pid) {
+namespace {
+
+// One process: its own usage, and the CPU of the children it reaped (cutime + cstime, ns).
+struct OneProcess {
+  ProcessUsage usage;
+  std::uint64_t reaped_ns = 0;
+};
+
+std::optional<OneProcess> sample_one(pid_t pid) {
   const fs::path process = fs::path("/proc") / std::to_string(pid);
   const auto ticks = stat_ticks(process);
   if (!ticks) return std::nullopt;
-  ProcessUsage usage;
+  OneProcess one;
+  ProcessUsage& usage = one.usage;
   usage.cpu_ticks_ns = ticks_to_ns(ticks->own);
   std::error_code error;
   for (fs::directory_iterator it(process / "task", error), end; !error && it != end;
@@ -78,14 +87,13 @@ std::optional<ProcessUsage> sample_process(pid_t pid) {
   }
   usage.rss_bytes = resident_bytes(process);
   usage.open_fds = count_entries(process / "fd");
-  return usage;
+  one.reaped_ns = ticks_to_ns(ticks->reaped_children);
+  return one;
 }
 
-std::optional<ProcessUsage> sample_process_tree(pid_t root) {
-  auto total = sample_process(root);
-  if (!total) return std::nullopt;
-  // Breadth first through each thread's children list (a child belongs to the thread that forked
-  // it); bounded, so a fork bomb under the server cannot stall the sampler.
+// Breadth first through each thread's children list (a child belongs to the thread that forked
+// it); bounded, so a fork bomb under the server cannot stall the sampler.
+std::vector<pid_t> process_tree(pid_t root) {
   std::vector<pid_t> tree = {root};
   constexpr std::size_t kMostProcesses = 65536;
   for (std::size_t i = 0; i < tree.size() && tree.size() < kMostProcesses; ++i) {
@@ -96,23 +104,32 @@ std::optional<ProcessUsage> sample_process_tree(pid_t root) {
       for (pid_t child = 0; in >> child;) tree.push_back(child);
     }
   }
-  total->processes = 1;
-  for (std::size_t i = 0; i < tree.size(); ++i) {
-    const fs::path process = fs::path("/proc") / std::to_string(tree[i]);
-    const auto ticks = stat_ticks(process);
-    if (!ticks) continue;  // exited since it was listed: its parent's cutime has it once reaped
-    const auto reaped = ticks_to_ns(ticks->reaped_children);
-    total->cpu_ns += reaped;
-    total->cpu_ticks_ns += reaped;
-    if (i == 0) continue;
-    const auto child = sample_process(tree[i]);
-    if (!child) continue;
-    total->cpu_ns += child->cpu_ns;
-    total->cpu_ticks_ns += child->cpu_ticks_ns;
-    total->rss_bytes += child->rss_bytes;
-    total->open_fds += child->open_fds;
-    total->threads += child->threads;
-    ++total->processes;
+  return tree;
+}
+
+}  // namespace
+
+std::optional<ProcessUsage> sample_process(pid_t pid) {
+  auto one = sample_one(pid);
+  if (!one) return std::nullopt;
+  return one->usage;
+}
+
+std::optional<ProcessUsage> sample_process_tree(pid_t root) {
+  ProcessUsage total;
+  total.processes = 0;
+  for (const pid_t pid : process_tree(root)) {
+    const auto one = sample_one(pid);
+    if (!one) {
+      if (pid == root) return std::nullopt;
+      continue;  // exited since it was listed: its parent's cutime has it once reaped
+    }
+    total.cpu_ns += one->usage.cpu_ns + one->reaped_ns;
+    total.cpu_ticks_ns += one->usage.cpu_ticks_ns + one->reaped_ns;
+    total.rss_bytes += one->usage.rss_bytes;
+    total.open_fds += one->usage.open_fds;
+    total.threads += one->usage.threads;
+    ++total.processes;
   }
   return total;
 }

@@ -96,14 +96,17 @@ std::vector<PythonActivityCell> activity_cells(const std::vector<Aggregate>& agg
     if (a.series != kClosedSeries || a.lifetime || a.active == base_active || !value) continue;
     cpu_us[{a.backend, a.idle, a.active}] = *value;
   }
-  const std::pair<std::string, std::string> kOver[] = {{"python-select", "python-epoll"},
-                                                       {"python-poll", "python-epoll"},
-                                                       {"python-selectors", "python-epoll"},
-                                                       {"python-asyncio", "python-epoll"},
-                                                       {"select", "epoll-lt"},
-                                                       {"poll", "epoll-lt"}};
+  // Each mode over its language's epoll loop: the Python modes over python-epoll, then the C
+  // scans over epoll-lt.
+  const std::string& python_epoll = kModes[2].python;
+  const std::string& c_epoll = kModes[2].c;
+  std::vector<std::pair<std::string, std::string>> over_epoll;
+  for (const auto& mode : kModes)
+    if (mode.python != python_epoll) over_epoll.emplace_back(mode.python, python_epoll);
+  for (const auto& mode : kModes)
+    if (mode.c != c_epoll) over_epoll.emplace_back(mode.c, c_epoll);
   std::vector<PythonActivityCell> out;
-  for (const auto& [backend, baseline] : kOver) {
+  for (const auto& [backend, baseline] : over_epoll) {
     for (const auto& [key, mine] : cpu_us) {
       const auto& [name, idle, active] = key;
       if (name != backend) continue;
@@ -114,7 +117,7 @@ std::vector<PythonActivityCell> activity_cells(const std::vector<Aggregate>& agg
   }
   // Only where a Python mode was measured: the C rows are there to compare with.
   const bool any_python = std::any_of(out.begin(), out.end(), [](const PythonActivityCell& c) {
-    return c.baseline == "python-epoll";
+    return c.baseline == python_epoll;
   });
   if (!any_python) out.clear();
   return out;
