@@ -14,9 +14,11 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
+#include "bench/select_cost.hpp"
 #include "common/backend_table.hpp"
 #include "common/command_line.hpp"
 #include "common/environment.hpp"
@@ -185,6 +187,26 @@ Json mappings_and_descriptors(const std::string& binary) {
   return result;
 }
 
+// The kernel memory behind epoll's registrations: fs.epoll.max_user_watches (eventpoll_init
+// sizes it from low memory) and the slab object sizes of an epitem and its wait-queue hook, as
+// /proc/slabinfo shows them (readable by root only; a merged slab is not listed: null).
+Json epoll_watch_memory() {
+  Json result = {{"max_user_watches", nullptr},
+                 {"eventpoll_epi_bytes", nullptr},
+                 {"eventpoll_pwq_bytes", nullptr}};
+  std::ifstream watches("/proc/sys/fs/epoll/max_user_watches");
+  if (long long value = 0; watches >> value) result["max_user_watches"] = value;
+  std::ifstream slabinfo("/proc/slabinfo");
+  for (std::string line; std::getline(slabinfo, line);) {
+    std::istringstream fields(line);
+    std::string name;
+    long long active = 0, total = 0, size = 0;
+    if (!(fields >> name >> active >> total >> size)) continue;
+    if (name == "eventpoll_epi" || name == "eventpoll_pwq") result[name + "_bytes"] = size;
+  }
+  return result;
+}
+
 }  // namespace
 }  // namespace muxbench
 
@@ -218,10 +240,13 @@ int main(int argc, char** argv) {
                    {"kind", "claims"},
                    {"environment", describe_environment()},
                    {"fd_setsize", fd_setsize(server)},
+                   {"select_cost", select_cost_by_number()},
                    {"repeated_reports", repeated_reports()},
                    {"edge_triggered_stall", edge_triggered_stall()},
-                   {"descriptors", mappings_and_descriptors(server)}};
+                   {"descriptors", mappings_and_descriptors(server)},
+                   {"epoll_watch_memory", epoll_watch_memory()}};
     const auto& f = result["fd_setsize"];
+    const auto& s = result["select_cost"];
     const auto& r = result["repeated_reports"];
     const auto& e = result["edge_triggered_stall"];
     const auto& d = result["descriptors"];
@@ -231,6 +256,15 @@ int main(int argc, char** argv) {
         "served {}.\n",
         f["connections"].dump(), f["select"]["served"].dump(), f["select"]["refused"].dump(),
         f["select"]["refused_counted_by_server"].dump(), f["poll"]["served"].dump());
+    fmt::print(account,
+               "select, zero timeout, nothing ready: one fd numbered {} {:.0f} ns, numbered {} "
+               "{:.0f} ns, {} fds {:.0f} ns per call ({:.3f} ns per unused number, {:.1f} ns per "
+               "watched fd); a bitmap past FD_SETSIZE: {}.\n",
+               s["one_fd_low"]["fd"].dump(), s["one_fd_low"]["ns_per_call"].get<double>(),
+               s["one_fd_high"]["fd"].dump(), s["one_fd_high"]["ns_per_call"].get<double>(),
+               s["many_fds"]["watched"].dump(), s["many_fds"]["ns_per_call"].get<double>(),
+               s["ns_per_unused_number"].get<double>(), s["ns_per_watched_fd"].get<double>(),
+               s["past_fd_setsize"].dump());
     fmt::print(
         account,
         "An unread readable fd over {} zero-timeout calls: select reported it {}x, poll {}x, "
@@ -250,6 +284,12 @@ int main(int argc, char** argv) {
                  backend, info["eventpoll_fds"].dump(), info["eventpoll_mappings"].dump(),
                  info["maps_lines"].dump());
     }
+    const auto& w = result["epoll_watch_memory"];
+    fmt::print(account,
+               "epoll watches: at most {} per user (fs.epoll.max_user_watches); slab object bytes: "
+               "eventpoll_epi {}, eventpoll_pwq {} (null: not listed or not readable).\n",
+               w["max_user_watches"].dump(), w["eventpoll_epi_bytes"].dump(),
+               w["eventpoll_pwq_bytes"].dump());
     if (json_out) {
       if (const auto error = json_out->write(result.dump(2) + "\n")) {
         fmt::print(stderr, "claims: cannot write --json: {}\n", *error);

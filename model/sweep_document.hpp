@@ -32,18 +32,22 @@ struct StepOutcome {
   StepStatus status = StepStatus::ok;
   std::optional<std::string> file;    // what it wrote, when ok
   std::optional<std::string> reason;  // why not, when failed
+  // When `sweep --resume --redo` measured it again: the step is newer than the run's points.
+  std::optional<std::string> redone_utc;
 };
 
 inline void to_json(nlohmann::json& j, const StepOutcome& s) {
   j = {{"status", s.status}};
   put_if_present(j, "file", s.file);
   put_if_present(j, "reason", s.reason);
+  put_if_present(j, "redone_utc", s.redone_utc);
 }
 
 inline void from_json(const nlohmann::json& j, StepOutcome& s) {
   j.at("status").get_to(s.status);
   s.file = get_if_present<std::string>(j, "file");
   s.reason = get_if_present<std::string>(j, "reason");
+  s.redone_utc = get_if_present<std::string>(j, "redone_utc");
 }
 
 struct SweepDocument {

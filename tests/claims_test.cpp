@@ -67,6 +67,31 @@ TEST_F(Claims, EpollHasADescriptorButNoMappingAndAsioUsesEpoll) {
   EXPECT_EQ(d["poll"]["eventpoll_fds"], 0);
 }
 
+// The numbers are measurements (the README quotes the reference run's); what is asserted is what
+// was measured: one descriptor low and one numbered 1000, most numbers below 1000 watched, and
+// the kernel reading a bitmap past FD_SETSIZE.
+TEST_F(Claims, SelectCostIsMeasuredByNumberAndByCount) {
+  const auto& s = claims_["select_cost"];
+  EXPECT_LT(s["one_fd_low"]["fd"].get<int>(), 100);
+  EXPECT_EQ(s["one_fd_low"]["nfds"].get<int>(), s["one_fd_low"]["fd"].get<int>() + 1);
+  EXPECT_EQ(s["one_fd_high"]["fd"], 1000);
+  EXPECT_EQ(s["one_fd_high"]["nfds"], 1001);
+  EXPECT_GT(s["many_fds"]["watched"].get<int>(), 900);
+  EXPECT_EQ(s["many_fds"]["nfds"], 1001);
+  for (const char* case_name : {"one_fd_low", "one_fd_high", "many_fds"})
+    EXPECT_GT(s[case_name]["ns_per_call"].get<double>(), 0) << case_name;
+  EXPECT_TRUE(s["ns_per_unused_number"].is_number());
+  EXPECT_TRUE(s["ns_per_watched_fd"].is_number());
+  EXPECT_EQ(s["past_fd_setsize"]["reported_ready"], true) << s["past_fd_setsize"].dump();
+}
+
+TEST_F(Claims, EpollWatchLimitIsRecorded) {
+  const auto& w = claims_["epoll_watch_memory"];
+  EXPECT_GT(w["max_user_watches"].get<long long>(), 0);
+  for (const char* slab : {"eventpoll_epi_bytes", "eventpoll_pwq_bytes"})
+    EXPECT_TRUE(w[slab].is_null() || w[slab].get<int>() > 0) << slab;
+}
+
 TEST_F(Claims, TheJsonIsStrict) {
   const auto strict =
       run_command({"/usr/bin/python3", MUXBENCH_STRICT_JSON, json_path_.string()}, 30s);

@@ -372,7 +372,7 @@ TEST(SweepModelDocument, StepsAndTimesAbsentUntilTheyHappen) {
   EXPECT_TRUE(json["points"].is_array());
   EXPECT_TRUE(json["resumed_utc"].is_array());
   doc.status = SweepStatus::completed_with_failures;
-  doc.micro = StepOutcome{StepStatus::failed, std::nullopt, "exit 1"};
+  doc.micro = StepOutcome{StepStatus::failed, std::nullopt, "exit 1", std::nullopt};
   json = doc;
   EXPECT_EQ(json["status"], "completed_with_failures");
   EXPECT_EQ(json["micro"].dump(), R"({"reason":"exit 1","status":"failed"})");

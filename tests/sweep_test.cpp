@@ -121,6 +121,32 @@ TEST(Sweep, EveryJsonItWritesIsStrict) {
   EXPECT_EQ(strict.exit_code, 0) << strict.err;
 }
 
+// --resume --redo claims measures the claims again and nothing else: the points stay as they
+// were, claims.json is new, and sweep.json says when the step was redone.
+TEST(Sweep, RedoMeasuresAStepAgainAndRecordsWhen) {
+  TempDir dir;
+  const auto out = dir.path() / "run";
+  const auto first =
+      run_command(sweep_args(out, {"--backends", "epoll-lt", "--idle", "0", "--series",
+                                   "closed-split", "--duration", "200ms", "--warmup", "50ms",
+                                   "--micro-filter", "none", "--no-plots"}),
+                  120s);
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  const auto before = read_json(out / "sweep.json");
+  EXPECT_FALSE(before["claims"].contains("redone_utc"));
+  fs::remove(out / "claims.json");
+  const auto redone = run_command(
+      {MUXBENCH_SWEEP, "--resume", out.string(), "--redo", "claims", "--no-plots"}, 120s);
+  ASSERT_EQ(redone.exit_code, 0) << redone.err;
+  const auto after = read_json(out / "sweep.json");
+  EXPECT_EQ(after["claims"]["status"], "ok");
+  EXPECT_TRUE(after["claims"]["redone_utc"].is_string()) << after["claims"].dump();
+  EXPECT_EQ(after["micro"], before["micro"]) << "a step not named is left alone";
+  EXPECT_EQ(after["points"], before["points"]);
+  EXPECT_EQ(after["resumed_utc"].size(), 1u);
+  EXPECT_EQ(read_json(out / "claims.json")["kind"], "claims");
+}
+
 // Only a run directly under results/ (the default place) moves results/latest.
 TEST(Sweep, ARunUnderResultsMovesLatest) {
   TempDir dir;
@@ -333,6 +359,13 @@ void expect_refused(std::vector<std::string> args, const std::string& mentions) 
   args.push_back("--no-plots");
   expect_usage_error(args, mentions);
   EXPECT_FALSE(fs::exists(out)) << "refused after it began: " << ::testing::PrintToString(args);
+}
+
+TEST(SweepUsage, RedoNeedsResumeAndAKnownStep) {
+  expect_refused({"--redo", "claims"}, "--redo");
+  TempDir dir;
+  expect_usage_error({"--resume", dir.path().string(), "--redo", "points"}, "--redo");
+  expect_usage_error({"--resume", dir.path().string(), "--redo", ""}, "--redo");
 }
 
 TEST(SweepUsage, DegenerateGridsAreRefusedBeforeAnyWork) {

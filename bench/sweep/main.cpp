@@ -141,6 +141,7 @@ struct Options {
   std::optional<std::vector<std::uint64_t>> active;
   std::optional<std::vector<std::size_t>> size;
   std::optional<std::vector<std::string>> lifetime, rates, studies;
+  std::vector<std::string> redo;  // steps --resume measures again: "wait-bench", "claims"
   std::optional<unsigned> repeats, depth;
   std::optional<double> rate;
   std::string server_command;
@@ -235,9 +236,17 @@ void add_options(CLI::App& app, Options& o) {
                  "the run directory (default: results/<UTC time>-<host>; only a run directly "
                  "under results/ moves results/latest)")
       ->check(non_empty_path());
-  app.add_option("--resume", o.resume,
-                 "finish an interrupted run in this directory with its own configuration")
-      ->check(non_empty_path());
+  auto* resume =
+      app.add_option("--resume", o.resume,
+                     "finish an interrupted run in this directory with its own configuration")
+          ->check(non_empty_path());
+  app.add_option("--redo", o.redo,
+                 "with --resume: measure these steps again with this build (comma-separated: "
+                 "wait-bench, claims); sweep.json records when (redone_utc), the step's file "
+                 "its build, and the summary is written again")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"wait-bench", "claims"}))
+      ->needs(resume);
   app.add_option("--micro-filter", o.micro_filter,
                  "wait-bench --benchmark_filter for this run, or 'none'");
   app.add_flag("--no-plots", o.no_plots, "skip plots/plot.py");
@@ -301,6 +310,7 @@ struct Plan {
   fs::path dir;
   SweepDocument sweep;
   std::set<std::string> done;  // points already measured (resume)
+  std::set<std::string> redo;  // steps measured again (--redo): their outcome says when
   std::vector<PointSpec> grid;
 };
 
@@ -642,6 +652,10 @@ Plan resumed_plan(const Options& o, std::optional<DirectoryLock>& lock) {
   });
   for (const auto& p : plan.sweep.points) plan.done.insert(p.id);
   plan.sweep.resumed_utc.push_back(utc_timestamp());
+  for (const auto& step : o.redo) {
+    (step == "claims" ? plan.sweep.claims : plan.sweep.micro).reset();  // run_steps runs it
+    plan.redo.insert(step);
+  }
   return plan;
 }
 
@@ -668,7 +682,7 @@ void save(Plan& plan) {
 
 StepOutcome step_outcome(StepStatus status, std::optional<std::string> file = std::nullopt,
                          std::optional<std::string> reason = std::nullopt) {
-  return {status, std::move(file), std::move(reason)};
+  return {status, std::move(file), std::move(reason), std::nullopt};
 }
 StepOutcome step_failed(std::string reason) {
   return step_outcome(StepStatus::failed, std::nullopt, std::move(reason));
@@ -742,6 +756,7 @@ bool run_steps(Plan& plan, const Tools& tools) {
     fmt::print(stderr, "sweep: wait-bench (micro-benchmarks){}\n",
                config.micro_filter.empty() ? "" : " filtered: " + config.micro_filter);
     plan.sweep.micro = run_micro(plan, tools);
+    if (plan.redo.contains("wait-bench")) plan.sweep.micro->redone_utc = utc_timestamp();
     failed |= plan.sweep.micro->status == StepStatus::failed;
     save(plan);
   }
@@ -749,6 +764,7 @@ bool run_steps(Plan& plan, const Tools& tools) {
       (!plan.sweep.claims || plan.sweep.claims->status != StepStatus::ok)) {
     fmt::print(stderr, "sweep: claims (semantics demonstrations)\n");
     plan.sweep.claims = run_claims(plan, tools);
+    if (plan.redo.contains("claims")) plan.sweep.claims->redone_utc = utc_timestamp();
     failed |= plan.sweep.claims->status == StepStatus::failed;
     save(plan);
   }
