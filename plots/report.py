@@ -73,7 +73,8 @@ KNOWN_FILES = {
     "summary.md": "the written summary shown above",
     "summary.json": "the summary's numbers, for scripts",
     "env.json": "the machine and build the run used",
-    "claims.json": "the claims demonstrations (edge-triggered stall, descriptors per backend)",
+    "claims.json": "the claims demonstrations (FD_SETSIZE, select's cost by number and count, "
+                   "edge-triggered stall, descriptors per backend, epoll's watch limit)",
     "micro.json": "wait-bench's Google Benchmark output",
     "micro.csv": "wait-bench's results, one row per benchmark",
     "micro_table.md": "the micro-benchmark table in the style of TLPI table 63-9",
@@ -396,6 +397,11 @@ def section_run(sweep, env):
     if took:
         resumed = sweep.get("resumed_utc")
         rows.append(("wall time", took + (" (resumed; includes the pause)" if resumed else "")))
+    for step, label in (("micro", "wait-bench"), ("claims", "claims")):
+        redone = (sweep.get(step) or {}).get("redone_utc") if isinstance(sweep.get(step), dict) \
+            else None
+        if redone:
+            rows.append((f"{label} measured again (UTC)", f"{redone} (sweep --resume --redo)"))
     out.append("<h3>Configuration</h3>" + kv_table(rows))
     series = config.get("series") if isinstance(config.get("series"), list) else []
     if series:
@@ -517,6 +523,8 @@ def section_files(results_dir, names):
                 count = len(os.listdir(path))
             except OSError:
                 count = 0
+            if count == 0:  # a resumed run whose reports are packed keeps an empty points/
+                continue
             size = f"{count} files"
             href = name + "/"
         else:

@@ -144,6 +144,7 @@ TEST(Sweep, RedoMeasuresAStepAgainAndRecordsWhen) {
   EXPECT_EQ(after["micro"], before["micro"]) << "a step not named is left alone";
   EXPECT_EQ(after["points"], before["points"]);
   EXPECT_EQ(after["resumed_utc"].size(), 1u);
+  EXPECT_EQ(after["finished_utc"], before["finished_utc"]) << "no point was measured again";
   EXPECT_EQ(read_json(out / "claims.json")["kind"], "claims");
 }
 

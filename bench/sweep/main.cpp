@@ -858,13 +858,16 @@ int run(Plan& plan, const Tools& tools, bool plots) {
   fmt::print(stderr, "sweep: {} points into {}\n", plan.grid.size(), plan.dir.string());
 
   bool failed = run_steps(plan, tools);
+  const std::size_t measured_before = plan.sweep.points.size();
   run_points(plan, tools);
   const bool interrupted = stop_requested().load();
   for (const auto& p : plan.sweep.points) failed |= p.status == PointStatus::failed;
   plan.sweep.status = interrupted ? SweepStatus::interrupted
                       : failed    ? SweepStatus::completed_with_failures
                                   : SweepStatus::completed;
-  plan.sweep.finished_utc = utc_timestamp();
+  // A resume that only redid a step leaves the points' end time alone (redone_utc says when).
+  if (!plan.sweep.finished_utc || plan.sweep.points.size() != measured_before)
+    plan.sweep.finished_utc = utc_timestamp();
   save(plan);
   report(plan, tools, plots && !interrupted);
   fmt::print(stderr, "sweep: {} -> {}\n", enum_name(*plan.sweep.status), plan.dir.string());
