@@ -16,6 +16,9 @@ separators and a leading + are allowed). KEY is one of:
                                  churn, size; IDLE: the line's fixed idle count, 0 along idle),
                                  e.g. map:churn/poll/0/crossing/at
   micro:BENCHMARK/FIELD          wait-bench (median over repetitions), e.g. micro:poll/socketpair/ready:1/fds:1000/ns_per_call
+  point:ID/pointer               a point of sweep.json by id; an id without its __rN repeat
+                                 suffix is the median over the repeats, e.g.
+                                 point:closed-split__poll__idle19000/idle_open_seconds
 Usage: readme_numbers.py [--fill | --refresh] [README.md] [RESULTS_DIR]
   (default)  check; exit 1 with a list when anything differs
   --refresh  rewrite every marked number from RESULTS_DIR, keeping its decimals (after a new
@@ -85,6 +88,13 @@ def resolve(key, results):
                         if canonical(b.get("run_name", b["name"])).startswith(canonical(name) + "/")
                         and b.get("run_type") == "iteration" and field in b)
         if not values:
+            raise KeyError(rest)
+        return values[len(values) // 2]
+    if kind == "point":
+        wanted, _, path = rest.partition("/")
+        values = sorted(pointer(p, path) for p in load(results, "sweep.json")["points"]
+                        if p["id"] == wanted or re.fullmatch(re.escape(wanted) + r"__r\d+", p["id"]))
+        if not values or any(v is None for v in values):
             raise KeyError(rest)
         return values[len(values) // 2]
     raise KeyError(f"unknown kind {kind!r}")

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Tests scripts/readme_numbers.py's keys on a synthetic results directory (SYNTHETIC TEST DATA,
 not measurements): an aggregate at the run's base workload and at a named one, a line of the
-map, a placeholder filled, a wrong number found, and a refresh that keeps the decimals.
+map, a point by id and over its repeats, a placeholder filled, a wrong number found, and a refresh that keeps the decimals.
 
   readme_numbers_test.py SCRIPT"""
 import json
@@ -32,7 +32,10 @@ with tempfile.TemporaryDirectory() as results:
     # The activity study's aggregate comes first, as it can in a run's list.
     sweep = {"config": {"active": 10, "size": 64},
              "aggregates": [aggregate(1000, None, 2.5), aggregate(10, 1, 14.0),
-                            aggregate(10, None, 5.25)]}
+                            aggregate(10, None, 5.25)],
+             "points": [{"id": f"closed-split__poll__idle100__r{r}", "idle_open_seconds": v}
+                        for r, v in ((1, 0.5), (2, 0.25), (3, 9.0))] +
+                       [{"id": "closed-split__poll__idle1000__r1", "idle_open_seconds": None}]}
     summary = {"map": {"churn": [{"backend": "select", "idle": 0, "crossing": {"at": 99.0}},
                                  {"backend": "poll", "idle": 1000, "crossing": {"at": 7.0}},
                                  {"backend": "poll", "idle": 0, "crossing": {"at": 3.25}}]}}
@@ -47,6 +50,17 @@ with tempfile.TemporaryDirectory() as results:
     expect(resolve("agg:closed-split/poll/0/server_cpu_us_per_msg/lifetime=1", results) == 14.0,
            "agg: a named lifetime")
     expect(resolve("map:churn/poll/0/crossing/at", results) == 3.25, "map: backend and idle")
+    expect(resolve("point:closed-split__poll__idle100__r3/idle_open_seconds", results) == 9.0,
+           "point: one repeat by its id")
+    expect(resolve("point:closed-split__poll__idle100/idle_open_seconds", results) == 0.5,
+           "point: the median over the repeats (not idle1000's, not idle100's r1 alone)")
+    for missing in ("point:closed-split__poll__idle10/idle_open_seconds",
+                    "point:closed-split__poll__idle1000/idle_open_seconds"):
+        try:
+            resolve(missing, results)
+            failures.append(f"{missing}: resolved (no such point, or no value)")
+        except KeyError:
+            pass
     try:
         resolve("map:churn/epoll-lt/0/crossing/at", results)
         failures.append("map: a line that does not exist resolved")
