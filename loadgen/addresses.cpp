@@ -3,8 +3,11 @@
 #include <arpa/inet.h>
 #include <fmt/format.h>
 #include <netdb.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <charconv>
+#include <cstring>
 
 namespace muxbench {
 namespace {
@@ -69,6 +72,26 @@ std::optional<std::vector<in_addr>> parse_source_ips(std::string_view text) {
   }
   if (addresses.empty()) return std::nullopt;
   return addresses;
+}
+
+std::optional<std::string> first_foreign_source(const std::vector<in_addr>& addresses) {
+  for (const auto& address : addresses) {
+    const int tester = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (tester < 0) return std::nullopt;  // nothing to ask with: connect() will say what is wrong
+    const int on = 1;
+    ::setsockopt(tester, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &on, sizeof on);
+    sockaddr_in local{};
+    local.sin_family = AF_INET;
+    local.sin_addr = address;
+    const bool bound = ::bind(tester, reinterpret_cast<const sockaddr*>(&local), sizeof local) == 0;
+    const int error = errno;
+    ::close(tester);
+    if (!bound && error == EADDRNOTAVAIL) {
+      return fmt::format("{} is not an address of this host (bind: {})", to_string(address),
+                         std::strerror(error));
+    }
+  }
+  return std::nullopt;
 }
 
 std::string to_string(const in_addr& address) {

@@ -16,6 +16,11 @@ std::optional<sockaddr_in> parse_target(std::string_view text);
 // addresses. nullopt when malformed.
 std::optional<std::vector<in_addr>> parse_source_ips(std::string_view text);
 
+// The first of `addresses` this host cannot connect from (bind(2) refuses it: not assigned to
+// an interface here), with bind's reason; nullopt when every one is local. Binds without a port
+// (IP_BIND_ADDRESS_NO_PORT), so no port is taken and nothing is sent.
+std::optional<std::string> first_foreign_source(const std::vector<in_addr>& addresses);
+
 std::string to_string(const in_addr& address);
 std::string to_string(const sockaddr_in& address);
 

@@ -96,8 +96,8 @@ void finish(LoadgenConfig& config, const RawOptions& raw, const CLI::App& app) {
   config.hdr_unit_ratio = raw.hdr_unit == "ms" ? 1e6 : 1e3;
   const bool loopback_target = (ntohl(config.target.sin_addr.s_addr) >> 24) == 127;
   if (config.source_ips_text.empty() && loopback_target) {
-    // One source address has ~28k ephemeral ports, and connect() slows down badly once about half
-    // of them are taken (19,900 connections: 6.4 s from one address, 0.56 s from four).
+    // One source address has ~28k ephemeral ports, and connect() slows down once about half of
+    // them are taken: __inet_hash_connect tries ports of one parity first (docs/manual.md).
     config.source_ips_text = "127.0.0.1-127.0.0.8";
   }
   if (!config.source_ips_text.empty()) {
@@ -109,6 +109,8 @@ void finish(LoadgenConfig& config, const RawOptions& raw, const CLI::App& app) {
                       config.source_ips_text));
     }
     config.source_ips = *sources;
+    if (const auto foreign = muxbench::first_foreign_source(config.source_ips))
+      throw UsageError(fmt::format("--source-ips: {}", *foreign));
   }
   if (app.count("--cpu") > 0) {
     if (raw.cpus.empty()) throw UsageError("--cpu: empty (e.g. 1 or 1,2)");
@@ -229,7 +231,8 @@ int main(int argc, char** argv) {
   app.add_option("--source-ips", config.source_ips_text,
                  "local addresses to spread connections over (each brings its own ~28k "
                  "ephemeral ports); default for a loopback target: 127.0.0.1-127.0.0.8, "
-                 "otherwise the kernel's choice");
+                 "otherwise the kernel's choice; an address this host does not have is refused "
+                 "(exit 2)");
   app.add_option("--connect-rate", raw.connect_rate,
                  "connection attempts per second (default: as fast as possible)")
       ->check(positive_rate());

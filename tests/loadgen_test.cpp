@@ -426,6 +426,9 @@ TEST(LoadgenUsage, BadOptionsExitWithTwoAndOneLine) {
   expect_usage_error({"--target", "127.0.0.1:9", "--cpu", "4096"}, "--cpu");
   expect_usage_error({"--target", "127.0.0.1:9", "--source-ips", "127.0.0.9-127.0.0.1"},
                      "--source-ips");
+  // An address no interface here has (TEST-NET-2; bind only, nothing is sent).
+  expect_usage_error({"--target", "127.0.0.1:9", "--source-ips", "127.0.0.1,198.51.100.77"},
+                     "--source-ips: 198.51.100.77 is not an address of this host");
   expect_usage_error({"--target", "127.0.0.1:9", "--json", "/nonexistent/r.json"}, "--json");
   expect_usage_error({"--target", "127.0.0.1:9", "--frobnicate"}, "--frobnicate");
 }
