@@ -17,7 +17,9 @@ namespace {
 using namespace muxbench;
 
 void print(const char* name, const Coefficient& c) {
-  fmt::print("  {:<28} {:>10.2f} ns   {}\n", name, c.ns, c.source);
+  // A fitted difference below zero is printed and used as measured; say what it means.
+  fmt::print("  {:<28} {:>10.2f} ns   {}{}\n", name, c.ns, c.source,
+             c.ns < 0 ? " (below zero: a difference of fits, zero within their noise)" : "");
 }
 
 void print_scan(const char* backend, const ScanCoefficients& s) {
