@@ -12,8 +12,9 @@ enum class FdKind { kSocketPair, kTcpLoopback };
 std::string_view to_string(FdKind kind);
 
 // `count` connected pairs. The watched ends get the lowest free descriptor numbers, packed
-// densely, and each peer end is moved above them: select's cost follows the highest descriptor
-// value, so packing lets it watch as many as FD_SETSIZE allows. Closes everything on destruction.
+// densely, and each peer end is moved above them: select's limit is the highest descriptor
+// value (its cost follows the count), so packing lets it watch as many as FD_SETSIZE allows. Closes
+// everything on destruction.
 class FdPairs {
  public:
   // Throws std::system_error when the descriptors cannot be made (limit, ports).

@@ -13,9 +13,9 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
-#include <memory>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace muxbench {
@@ -66,32 +66,28 @@ double ns_per_call(const std::vector<int>& watched, int nfds) {
   return rounds[kRounds / 2];
 }
 
-struct SocketPair {
-  int fds[2] = {-1, -1};
-  SocketPair() {
-    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fds) != 0)
+// Every descriptor the measurement opens, closed together when it ends.
+class Descriptors {
+ public:
+  Descriptors() = default;
+  Descriptors(const Descriptors&) = delete;
+  Descriptors& operator=(const Descriptors&) = delete;
+  ~Descriptors() {
+    for (const int fd : fds_) ::close(fd);
+  }
+  // A connected socket pair, nothing to read on either end yet.
+  std::pair<int, int> add_pair() {
+    int ends[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, ends) != 0)
       throw std::runtime_error(std::string("socketpair: ") + std::strerror(errno));
+    fds_.insert(fds_.end(), {ends[0], ends[1]});
+    return {ends[0], ends[1]};
   }
-  ~SocketPair() {
-    for (const int fd : fds) ::close(fd);
-  }
-  SocketPair(const SocketPair&) = delete;
-  SocketPair& operator=(const SocketPair&) = delete;
-};
+  void add(int fd) { fds_.push_back(fd); }
 
-// Every descriptor number below `limit` that this process can open now, as socket-pair ends
-// (none readable). Returns the pairs so the caller keeps them open.
-std::vector<std::unique_ptr<SocketPair>> pairs_below(int limit, std::vector<int>& fds) {
-  std::vector<std::unique_ptr<SocketPair>> pairs;
-  while (true) {
-    auto pair = std::make_unique<SocketPair>();
-    if (pair->fds[1] >= limit) break;  // the last pair is closed again
-    fds.push_back(pair->fds[0]);
-    fds.push_back(pair->fds[1]);
-    pairs.push_back(std::move(pair));
-  }
-  return pairs;
-}
+ private:
+  std::vector<int> fds_;
+};
 
 // The kernel takes a bitmap past FD_SETSIZE: a readable socket numbered 1500 is reported.
 Json past_fd_setsize(int readable_fd) {
@@ -109,20 +105,22 @@ Json past_fd_setsize(int readable_fd) {
 }  // namespace
 
 Json select_cost_by_number() {
-  SocketPair probe;
-  const int low = probe.fds[0];
+  Descriptors open;
+  const auto [low, writer] = open.add_pair();
   if (low >= kHighNumber || ::dup2(low, kHighNumber) < 0)
     throw std::runtime_error("select cost: cannot number a descriptor " +
                              std::to_string(kHighNumber));
+  open.add(kHighNumber);
   const double one_low = ns_per_call({low}, low + 1);
   const double one_high = ns_per_call({kHighNumber}, kHighNumber + 1);
+  // Every number below kHighNumber this process can still open, as socket-pair ends.
   std::vector<int> many = {kHighNumber};
-  const auto pairs = pairs_below(kHighNumber, many);
+  for (auto pair = open.add_pair(); pair.second < kHighNumber; pair = open.add_pair())
+    many.insert(many.end(), {pair.first, pair.second});
   const double all = ns_per_call(many, kHighNumber + 1);
-  ::close(kHighNumber);
   const char byte = 'x';
   Json past;
-  if (::write(probe.fds[1], &byte, 1) == 1) past = past_fd_setsize(probe.fds[0]);
+  if (::write(writer, &byte, 1) == 1) past = past_fd_setsize(low);
   const int unused_numbers = kHighNumber - low;
   const auto more_watched = static_cast<double>(many.size() - 1);
   return {

@@ -60,10 +60,6 @@ std::uint64_t count_entries(const fs::path& directory) {
   return count;
 }
 
-}  // namespace
-
-namespace {
-
 // One process: its own usage, and the CPU of the children it reaped (cutime + cstime, ns).
 struct OneProcess {
   ProcessUsage usage;

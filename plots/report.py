@@ -398,8 +398,8 @@ def section_run(sweep, env):
         resumed = sweep.get("resumed_utc")
         rows.append(("wall time", took + (" (resumed; includes the pause)" if resumed else "")))
     for step, label in (("micro", "wait-bench"), ("claims", "claims")):
-        redone = (sweep.get(step) or {}).get("redone_utc") if isinstance(sweep.get(step), dict) \
-            else None
+        outcome = sweep.get(step)
+        redone = outcome.get("redone_utc") if isinstance(outcome, dict) else None
         if redone:
             rows.append((f"{label} measured again (UTC)", f"{redone} (sweep --resume --redo)"))
     out.append("<h3>Configuration</h3>" + kv_table(rows))

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "bench/sweep/map_summary.hpp"
+#include "common/backend_table.hpp"
 
 namespace muxbench {
 namespace {
@@ -19,11 +20,14 @@ const std::string kClosedSeries = "closed-split";
 struct Mode {
   std::string python, c;
 };
-const Mode kModes[] = {{"python-select", "select"},
-                       {"python-poll", "poll"},
-                       {"python-epoll", "epoll-lt"},
-                       {"python-selectors", "epoll-lt"},
-                       {"python-asyncio", "epoll-lt"}};
+// Each language's epoll loop: what the other modes are compared with.
+const std::string kPythonEpoll = "python-epoll";
+const std::string kCEpoll(backend_name("epoll-lt"));
+const Mode kModes[] = {{"python-select", std::string(backend_name("select"))},
+                       {"python-poll", std::string(backend_name("poll"))},
+                       {kPythonEpoll, kCEpoll},
+                       {"python-selectors", kCEpoll},
+                       {"python-asyncio", kCEpoll}};
 
 std::optional<double> cpu(const AggregateIndex& agg, const std::string& backend,
                           std::uint64_t idle) {
@@ -98,13 +102,11 @@ std::vector<PythonActivityCell> activity_cells(const std::vector<Aggregate>& agg
   }
   // Each mode over its language's epoll loop: the Python modes over python-epoll, then the C
   // scans over epoll-lt.
-  const std::string& python_epoll = kModes[2].python;
-  const std::string& c_epoll = kModes[2].c;
   std::vector<std::pair<std::string, std::string>> over_epoll;
   for (const auto& mode : kModes)
-    if (mode.python != python_epoll) over_epoll.emplace_back(mode.python, python_epoll);
+    if (mode.python != kPythonEpoll) over_epoll.emplace_back(mode.python, kPythonEpoll);
   for (const auto& mode : kModes)
-    if (mode.c != c_epoll) over_epoll.emplace_back(mode.c, c_epoll);
+    if (mode.c != kCEpoll) over_epoll.emplace_back(mode.c, kCEpoll);
   std::vector<PythonActivityCell> out;
   for (const auto& [backend, baseline] : over_epoll) {
     for (const auto& [key, mine] : cpu_us) {
@@ -117,7 +119,7 @@ std::vector<PythonActivityCell> activity_cells(const std::vector<Aggregate>& agg
   }
   // Only where a Python mode was measured: the C rows are there to compare with.
   const bool any_python = std::any_of(out.begin(), out.end(), [](const PythonActivityCell& c) {
-    return c.baseline == python_epoll;
+    return c.baseline == kPythonEpoll;
   });
   if (!any_python) out.clear();
   return out;
@@ -174,8 +176,8 @@ PythonSection python_section(const AggregateIndex& agg, const std::vector<Aggreg
   });
   if (!any_python) return {};
   for (const auto& mode : {kModes[0], kModes[1]}) {
-    if (auto c = crossover(agg, mode.python, "python-epoll")) p.crossovers[mode.python] = *c;
-    if (auto c = crossover(agg, mode.c, "epoll-lt")) p.c_crossovers[mode.c] = *c;
+    if (auto c = crossover(agg, mode.python, kPythonEpoll)) p.crossovers[mode.python] = *c;
+    if (auto c = crossover(agg, mode.c, kCEpoll)) p.c_crossovers[mode.c] = *c;
   }
   for (const auto& mode : kModes) {
     const auto idles = agg.idles(kClosedSeries, mode.python, Metric::server_cpu_us_per_msg);
@@ -185,8 +187,8 @@ PythonSection python_section(const AggregateIndex& agg, const std::vector<Aggreg
     p.ns_per_idle_fd_per_msg[mode.python] = *python_slope;
     p.ns_per_idle_fd_per_msg[mode.python + ":" + mode.c] = *c_slope;
   }
-  p.asyncio_over_epoll = over(agg, "python-asyncio", "python-epoll");
-  p.selectors_over_epoll = over(agg, "python-selectors", "python-epoll");
+  p.asyncio_over_epoll = over(agg, "python-asyncio", kPythonEpoll);
+  p.selectors_over_epoll = over(agg, "python-selectors", kPythonEpoll);
   p.activity = activity_cells(aggregates, base_active);
 
   std::string md =
